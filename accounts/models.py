@@ -1,0 +1,64 @@
+"""Projects (the image `owner`), who belongs to which, and API tokens."""
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def new_project_id():
+    # Keystone's project ids are 32 hex digits; image owners look the same here.
+    return uuid.uuid4().hex
+
+
+class Project(models.Model):
+    """A tenant: images belong to a project, users act on behalf of one."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_project_id)
+    name = models.CharField(max_length=255, unique=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """The project a user acts for."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="membership")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="memberships")
+
+    def __str__(self):
+        return f"{self.user} in {self.project}"
+
+
+class TokenQuerySet(models.QuerySet):
+    def for_secret(self, secret):
+        return self.filter(digest=Token.digest_of(secret)).select_related("user")
+
+
+class Token(models.Model):
+    """An API token, sent as `X-Auth-Token`. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    def __str__(self):
+        return f"token {self.digest[:8]}… of {self.user}"
+
+    @staticmethod
+    def digest_of(secret):
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user):
+        """Create a token for `user`; return (token, secret). The secret is not kept."""
+        secret = secrets.token_hex(32)
+        return cls.objects.create(user=user, digest=cls.digest_of(secret)), secret

@@ -1,0 +1,39 @@
+"""Error bodies both glanceclient and openstacksdk can read:
+{"error": {"code": 404, "title": "Not Found", "message": "..."}} (see image-api.md §9)."""
+from http import HTTPStatus
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from images.exceptions import ImageError
+from stores.exceptions import StoreError, UnknownStore
+
+
+def error_body(status, message):
+    title = HTTPStatus(status).phrase
+    return {"error": {"code": status, "title": title, "message": str(message)}}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ImageError):
+        if exc.status == 204:
+            return Response(status=204)
+        return Response(error_body(exc.status, exc.message), status=exc.status)
+    if isinstance(exc, UnknownStore):
+        return Response(error_body(400, exc), status=400)
+    if isinstance(exc, StoreError):
+        return Response(error_body(503, exc), status=503)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            message = "; ".join(f"{k}: {v}" for k, v in detail.items())
+        elif isinstance(detail, list):
+            message = "; ".join(map(str, detail))
+        else:
+            message = str(detail)
+        response.data = error_body(response.status_code, message)
+    return response

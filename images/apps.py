@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ImagesConfig(AppConfig):
+    name = "images"
+    verbose_name = "Images"
+    default_auto_field = "django.db.models.AutoField"

@@ -1,0 +1,46 @@
+"""Errors of the image services; each carries the HTTP status the API answers with."""
+
+
+class ImageError(Exception):
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(ImageError):
+    status, title = 400, "Bad Request"
+
+
+class Forbidden(ImageError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(ImageError):
+    status, title = 404, "Not Found"
+
+
+class Conflict(ImageError):
+    status, title = 409, "Conflict"
+
+
+class Gone(ImageError):
+    status, title = 410, "Gone"
+
+
+class TooLarge(ImageError):
+    status, title = 413, "Request Entity Too Large"
+
+
+class NoData(ImageError):
+    status, title = 204, "No Content"
+
+
+class StoreFailed(ImageError):
+    status, title = 503, "Service Unavailable"
+
+
+class NotSatisfiable(ImageError):
+    status, title = 416, "Requested Range Not Satisfiable"

@@ -1,0 +1,246 @@
+"""The flows on images: one function each, shared by the API, the portal, the admin,
+the management commands and the worker."""
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFound,
+                               StoreFailed, TooLarge)
+from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation,
+                           ImageProperty, ImageTag)
+from images.selectors import image_locations, is_uuid
+from stores.exceptions import (InvalidLocation, ObjectNotFound, SizeCapExceeded,
+                               SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
+from stores.registry import all_stores, get_store, store_for_uri
+from stores.streams import HashingReader, SizeLimitedReader
+
+logger = logging.getLogger(__name__)
+
+HASH_ALGO = "sha512"
+Status = Image.Status
+
+
+def _check_choice(field, value, allowed):
+    if value is not None and value not in allowed:
+        raise Invalid(f"Invalid value '{value}' for {field}: allowed values are "
+                      f"{', '.join(allowed)}")
+
+
+def store_get(name=None, *, writable=False):
+    """The store `name` (default store when None), as an Invalid error naming the known stores."""
+    try:
+        store = get_store(name)
+    except UnknownStore as exc:
+        raise Invalid(str(exc)) from None
+    if writable and store.read_only:
+        raise Invalid(f"Store '{store.name}' is read-only; writable stores: "
+                      f"{', '.join(s.name for s in all_stores() if not s.read_only)}")
+    return store
+
+
+@transaction.atomic
+def image_create(*, owner, id=None, name=None, disk_format=None, container_format=None,
+                 visibility=Image.Visibility.SHARED, protected=False, os_hidden=False,
+                 min_disk=0, min_ram=0, tags=(), properties=None):
+    """Create a `queued` image record (no data yet)."""
+    _check_choice("disk_format", disk_format, DISK_FORMATS)
+    _check_choice("container_format", container_format, CONTAINER_FORMATS)
+    _check_choice("visibility", visibility, Image.Visibility.values)
+    for field, value in (("min_disk", min_disk), ("min_ram", min_ram)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise Invalid(f"{field} must be a non-negative integer")
+    if name is not None and len(name) > 255:
+        raise Invalid("name is longer than 255 characters")
+    if id is not None:
+        if not is_uuid(id):
+            raise Invalid(f"Invalid image id '{id}': it must be a UUID")
+        id = str(id).lower()
+        # Ids are never reused, not even those of deleted images (OSSN-0075).
+        if Image.all_objects.filter(pk=id).exists():
+            raise Conflict(f"Image with identifier {id} already exists!")
+    image = Image(owner=owner, name=name, disk_format=disk_format,
+                  container_format=container_format, visibility=visibility,
+                  protected=protected, os_hidden=os_hidden, min_disk=min_disk, min_ram=min_ram,
+                  status=Status.QUEUED)
+    if id is not None:
+        image.id = id
+    image.save(force_insert=True)
+    for tag in sorted(set(tags)):
+        if len(tag) > 255:
+            raise Invalid("A tag is longer than 255 characters")
+        ImageTag.objects.create(image=image, value=tag)
+    for key, value in (properties or {}).items():
+        if len(key) > 255:
+            raise Invalid("A property name is longer than 255 characters")
+        ImageProperty.objects.create(image=image, name=key, value=value)
+    return image
+
+
+def _set_status(image, *, expected, status, **fields):
+    """Move `image` from one of the `expected` statuses to `status` atomically.
+
+    Returns False when another request changed the status first: a compare-and-set in the
+    database, so of two concurrent uploads exactly one wins.
+    """
+    now = timezone.now()
+    updated = Image.objects.filter(pk=image.pk, status__in=expected).update(
+        status=status, updated_at=now, **fields)
+    if updated:
+        image.status = status
+        image.updated_at = now
+        for key, value in fields.items():
+            setattr(image, key, value)
+    return bool(updated)
+
+
+def image_upload(*, image, stream, store_name=None, expected_size=None):
+    """Stream `stream` into a store once: size cap → md5 + sha512 → driver.
+
+    On success the image is `active` with one location. On any failure the driver has
+    removed its partial object, no location row exists, and the image is `queued` again.
+    """
+    store = store_get(store_name, writable=True)
+    if not image.disk_format or not image.container_format:
+        raise Invalid("Properties disk_format and container_format must be set prior to "
+                      "saving data.")
+    if expected_size is not None and expected_size > settings.IMAGE_SIZE_CAP:
+        raise TooLarge(f"Image exceeds the size cap of {settings.IMAGE_SIZE_CAP} bytes")
+    if not _set_status(image, expected=[Status.QUEUED], status=Status.SAVING):
+        image.refresh_from_db()
+        if image.deleted:
+            raise NotFound(f"No image found with ID {image.id}")
+        raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
+    algo = image.os_hash_algo or HASH_ALGO
+    reader = HashingReader(SizeLimitedReader(stream, expected_size=expected_size,
+                                             cap=settings.IMAGE_SIZE_CAP), ("md5", algo))
+    try:
+        uri = store.save(image.id, reader)
+        digests = reader.hexdigests()
+    except BaseException as exc:
+        reader.close()
+        _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
+                    virtual_size=None)
+        raise _upload_error(exc, store) from exc
+    try:
+        with transaction.atomic():
+            fields = dict(size=reader.size, checksum=digests["md5"], os_hash_algo=algo,
+                          os_hash_value=digests[algo],
+                          virtual_size=reader.size if image.disk_format == "raw" else None)
+            if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
+                raise Gone(f"Image {image.id} was deleted during the upload")
+            ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
+    except BaseException:
+        _remove_quietly(store, uri)
+        _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
+                    virtual_size=None)
+        raise
+    logger.info("image %s: %d bytes saved in store %s", image.id, reader.size, store.name)
+    return image
+
+
+def _upload_error(exc, store):
+    if isinstance(exc, SizeCapExceeded):
+        return TooLarge(str(exc))
+    if isinstance(exc, SizeMismatch):
+        return Invalid(str(exc))
+    if isinstance(exc, StoreReadOnly):
+        return Gone(str(exc))
+    if isinstance(exc, StoreError):
+        return StoreFailed(f"Store '{store.name}' failed; nothing was kept: {exc}")
+    return exc
+
+
+def _remove_quietly(store, uri):
+    try:
+        store.delete(uri)
+    except StoreError:
+        logger.exception("store %s: could not remove %s", store.name, uri)
+
+
+def _locations_by_preference(image, prefer=()):
+    """Live locations, the preferred stores first, then by store weight (highest first)."""
+    locations = [loc for loc in image_locations(image) if loc.status == loc.Status.ACTIVE]
+    prefer = list(prefer or ())
+
+    def rank(location):
+        try:
+            weight = get_store(location.store).weight if location.store else 0
+        except UnknownStore:
+            weight = -1
+        preferred = prefer.index(location.store) if location.store in prefer else len(prefer)
+        return (preferred, -weight)
+
+    return sorted(locations, key=rank)
+
+
+def image_download(*, image, offset=0, length=None, prefer=()):
+    """Open the image's data at the first location that answers.
+
+    Returns (reader, location). NoData when the image has no data, StoreFailed when every
+    location failed.
+    """
+    if image.status not in (Status.ACTIVE, Status.DEACTIVATED) or image.size is None:
+        raise NoData("Image has no data")
+    if prefer:
+        known = {store.name for store in all_stores()}
+        unknown = [name for name in prefer if name not in known]
+        if unknown:
+            raise Invalid(f"Unknown store(s) in prefer: {', '.join(unknown)}")
+    errors = []
+    for location in _locations_by_preference(image, prefer):
+        try:
+            store = store_for_uri(location.value, hint=location.store)
+            return store.open(location.value, offset=offset, length=length), location
+        except (StoreError, InvalidLocation) as exc:
+            logger.warning("image %s: location %s failed: %s", image.id, location.id, exc)
+            errors.append(f"{location.store or '?'}: {exc}")
+    if not errors:
+        raise NoData("Image has no data")
+    raise StoreFailed("No location of the image could be read: " + "; ".join(errors))
+
+
+def _location_remove(location, *, store=None):
+    """Delete a location's data and mark its row deleted; a store that fails leaves the row
+    `pending_delete` for the scrubber."""
+    now = timezone.now()
+    try:
+        store = store or store_for_uri(location.value, hint=location.store)
+        store.delete(location.value)
+    except (StoreError, InvalidLocation) as exc:
+        logger.warning("location %s: data not removed yet: %s", location.id, exc)
+        location.status = ImageLocation.Status.PENDING_DELETE
+        location.save(update_fields=["status"])
+        return False
+    location.status = ImageLocation.Status.DELETED
+    location.deleted = True
+    location.deleted_at = now
+    location.save(update_fields=["status", "deleted", "deleted_at"])
+    return True
+
+
+def image_delete(*, image):
+    """Delete the image and its data in every store; the row stays, marked deleted."""
+    if image.protected:
+        raise Forbidden(f"Image {image.id} is protected and cannot be deleted.")
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Image.objects.filter(pk=image.pk, deleted=False).exclude(
+            status=Status.DELETED).update(status=Status.DELETED, deleted=True, deleted_at=now,
+                                          updated_at=now)
+        if not updated:
+            raise NotFound(f"No image found with ID {image.id}")
+        for related in (ImageProperty, ImageTag):
+            related.objects.filter(image=image).update(deleted=True, deleted_at=now)
+        image.members.filter(deleted=False).update(deleted=True, deleted_at=now)
+    image.status, image.deleted, image.deleted_at = Status.DELETED, True, now
+    for location in image_locations(image):
+        _location_remove(location)
+    return image
+
+
+def stores_health():
+    """[(store, Health)] for every configured store."""
+    return [(store, store.health()) for store in all_stores()]
+

@@ -1,0 +1,166 @@
+"""Settings of the image portal.
+
+This module is the only reader of the environment:
+- PORTAL_DATA_DIR   folder for the SQLite database, the embedded file stores and the local
+                    worker's queue (default ./data)
+- DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3)
+- PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
+- CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
+- PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
+"""
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from stores import config as store_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("PORTAL_DATA_DIR") or BASE_DIR / "data").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key():
+    if os.environ.get("PORTAL_SECRET_KEY"):
+        return os.environ["PORTAL_SECRET_KEY"]
+    # Kept in the data folder so sessions survive a restart without any configuration.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("PORTAL_DEBUG", "") in ("1", "true", "yes")
+ALLOWED_HOSTS = os.environ.get("PORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "accounts",
+    "stores",
+    "images",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}",
+        conn_max_age=60,
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # An upload holds no transaction while it streams, but the web process and the worker
+    # write the same file: wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
+
+# Glance's own index names (ix_image_tags_image_id_tag_value, ...) pass Django's 30-character
+# limit, which exists for Oracle; SQLite, PostgreSQL (63) and MariaDB (64) take them.
+SILENCED_SYSTEM_CHECKS = ["models.E034"]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGIN_URL = "/admin/login/"
+
+# Stores: PORTAL_CONFIG names a TOML file (see README); without it, two file stores.
+PORTAL_CONFIG = os.environ.get("PORTAL_CONFIG") or None
+_stores = (store_config.load(PORTAL_CONFIG, environ=os.environ, base_dir=Path.cwd())
+           if PORTAL_CONFIG else store_config.embedded_default(DATA_DIR))
+STORES = _stores["STORES"]
+DEFAULT_STORE = _stores["DEFAULT_STORE"]
+# Glance's image_size_cap default: 1 TiB.
+IMAGE_SIZE_CAP = _stores["IMAGE_SIZE_CAP"]
+# 1 MiB: glanceclient's chunk size, large enough that per-chunk Python overhead is
+# negligible next to hashing, small enough that a few in flight cost little memory.
+IMAGE_CHUNK_SIZE = 2**20
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.TokenHeaderAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "images.api.errors.exception_handler",
+}
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    # The embedded default: a queue in folders under the data dir, so a local worker runs
+    # with no broker service installed.
+    _queue = DATA_DIR / "queue"
+    (_queue / "out").mkdir(parents=True, exist_ok=True)
+    (_queue / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue / "out"),
+        "data_folder_out": str(_queue / "out"),
+        "processed_folder": str(_queue / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "") in ("1", "true")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "images": {"handlers": ["console"], "level": "INFO"},
+        "stores": {"handlers": ["console"], "level": "INFO"},
+    },
+}

@@ -1,0 +1,127 @@
+"""The file store: a folder on a local or mounted disk, through Django's FileSystemStorage."""
+import os
+import shutil
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage
+
+from stores.base import KEY_RE, Health, Store
+from stores.exceptions import InvalidLocation, ObjectNotFound, StoreUnavailable
+from stores.locations import Location
+
+
+class FileStore(Store):
+    """Objects are files named by their key directly under `root`; URIs are file:///root/key."""
+
+    kind = "file"
+    schemes = frozenset({"file", "filesystem"})
+
+    def __init__(self, name, *, root, **kwargs):
+        super().__init__(name, **kwargs)
+        self.root = Path(os.path.realpath(root))
+        # allow_overwrite: a key is an image id, and an earlier interrupted attempt at the
+        # same id may have left a file; the database, not the store, decides who may write.
+        self.storage = FileSystemStorage(location=self.root, allow_overwrite=True)
+
+    def uri_for(self, key):
+        return str(Location.for_file(self.root / key))
+
+    def _key_of(self, location):
+        path = Path(location.path)
+        # A location is opened only if it names a file directly in this store's root: no
+        # "..", no sub-folder, no symlinked escape (CVE-2014-9493 let users read server files).
+        if path.parent != self.root and Path(os.path.realpath(path.parent)) != self.root:
+            raise InvalidLocation(f"{location.path} is outside the root of store '{self.name}'",
+                                  store=self.name)
+        if not KEY_RE.match(path.name):
+            raise InvalidLocation(f"Invalid object name {path.name!r}", store=self.name)
+        return path.name
+
+    def _check_root(self):
+        if not self.root.is_dir():
+            raise StoreUnavailable(f"Store '{self.name}': root {self.root} does not exist "
+                                   "or is not a folder", store=self.name)
+
+    def _save(self, key, stream):
+        self._check_root()
+        content = File(stream, name=key)
+        content.DEFAULT_CHUNK_SIZE = self.chunk_size
+        self.storage.save(key, content)
+        return self.uri_for(key)
+
+    def _open(self, key, *, offset, length):
+        try:
+            fh = open(self.root / key, "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"Object {key} not found in store '{self.name}'",
+                                 store=self.name) from None
+        if offset:
+            fh.seek(offset)
+        return FileReader(fh, length=length, chunk_size=self.chunk_size)
+
+    def _delete(self, key):
+        os.remove(self.root / key)
+
+    def _size(self, key):
+        try:
+            return os.stat(self.root / key).st_size
+        except FileNotFoundError:
+            raise ObjectNotFound(f"Object {key} not found in store '{self.name}'",
+                                 store=self.name) from None
+
+    def _keys(self):
+        self._check_root()
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    yield entry.name
+
+    def _health(self):
+        if not self.root.exists():
+            return Health(False, f"root {self.root} does not exist")
+        if not self.root.is_dir():
+            return Health(False, f"root {self.root} is not a folder")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            return Health(False, f"root {self.root} is not writable")
+        free = shutil.disk_usage(self.root).free
+        return Health(True, f"{free // 2**20} MiB free")
+
+    def info(self):
+        return {"data_dir": str(self.root), "chunk_size": self.chunk_size,
+                "thin_provisioning": False}
+
+
+class FileReader:
+    """A file opened at an offset, read up to `length` bytes.
+
+    Exposes the open file as `file` and the byte count as `length`, so a WSGI server can
+    send it with sendfile() instead of copying it through Python.
+    """
+
+    def __init__(self, fh, *, length=None, chunk_size):
+        self.file = fh
+        self.length = length
+        self._remaining = length
+        self._chunk_size = chunk_size
+
+    def read(self, n=-1):
+        if self._remaining is not None:
+            n = self._remaining if n is None or n < 0 else min(n, self._remaining)
+        data = self.file.read(n)
+        if self._remaining is not None:
+            self._remaining -= len(data)
+        return data
+
+    def __iter__(self):
+        while chunk := self.read(self._chunk_size):
+            yield chunk
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,163 @@
+"""Turn the portal's TOML configuration into the `STORES` setting.
+
+Only `portal/settings.py` calls this; it passes the environment in, so this module never
+reads `os.environ` itself.
+"""
+import re
+import tomllib
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+# kind -> (driver class, required options, optional options). Every other key of a
+# [stores.NAME] table is an error, so a typo stops start-up instead of being ignored.
+KINDS = {
+    "file": ("stores.backends.file.FileStore", {"root"}, {"chunk_size"}),
+    "swift": (
+        "stores.backends.swift.SwiftStore",
+        {"auth_url", "user", "key"},
+        {"container", "reference", "auth_version", "large_object_size", "segment_size",
+         "chunk_size", "os_options", "insecure", "retries"},
+    ),
+    "s3": (
+        "stores.backends.s3.S3Store",
+        {"bucket"},
+        {"endpoint_url", "access_key", "secret_key", "region", "addressing_style",
+         "chunk_size", "max_concurrency"},
+    ),
+    "http": ("stores.backends.http.HttpStore", set(), {"url_prefix", "timeout", "chunk_size"}),
+    "storage": ("stores.backends.storage.StorageStore", {"storage"}, {"options", "chunk_size"}),
+}
+COMMON_KEYS = {"backend", "description", "weight", "default"}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ONE_TIB = 2**40
+
+
+def embedded_default(data_dir):
+    """Two file stores under the data folder: what the portal runs on with no configuration."""
+    data_dir = Path(data_dir)
+    for name in ("file", "cheap"):
+        # Created here only: a configured root that is missing is more likely an unmounted
+        # disk than a folder to create, so the store reports itself unhealthy instead.
+        (data_dir / "images" / name).mkdir(parents=True, exist_ok=True)
+    stores = {
+        "file": {
+            "BACKEND": KINDS["file"][0],
+            "OPTIONS": {"root": str(data_dir / "images" / "file")},
+            "DESCRIPTION": "Local disk (default)",
+            "WEIGHT": 100,
+        },
+        "cheap": {
+            "BACKEND": KINDS["file"][0],
+            "OPTIONS": {"root": str(data_dir / "images" / "cheap")},
+            "DESCRIPTION": "Second local disk, for copies",
+            "WEIGHT": 50,
+        },
+    }
+    return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB}
+
+
+def load(path, *, environ, base_dir):
+    """Read a TOML file and return {"STORES", "DEFAULT_STORE", "IMAGE_SIZE_CAP"}.
+
+    Raises ImproperlyConfigured naming the store and the option at fault.
+    `${VAR}` in a string value is replaced by that environment variable, so secrets can
+    stay out of the file.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"PORTAL_CONFIG: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ImproperlyConfigured(f"PORTAL_CONFIG: {path} is not valid TOML: {exc}") from None
+    return parse(raw, environ=environ, base_dir=Path(base_dir), source=str(path))
+
+
+def parse(raw, *, environ, base_dir, source="config"):
+    unknown_top = set(raw) - {"default_store", "stores", "image_size_cap"}
+    if unknown_top:
+        raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
+    tables = raw.get("stores")
+    if not isinstance(tables, dict) or not tables:
+        raise ImproperlyConfigured(f"{source}: needs at least one [stores.NAME] table")
+    stores = {}
+    flagged_default = []
+    for name, table in tables.items():
+        where = f"{source}: store '{name}'"
+        if not NAME_RE.match(name) or name.startswith("os_glance_"):
+            raise ImproperlyConfigured(f"{where}: invalid store name (letters, digits, '_.-'; "
+                                       "not starting with 'os_glance_')")
+        if not isinstance(table, dict):
+            raise ImproperlyConfigured(f"{where}: must be a table")
+        table = _expand_env(table, environ, where)
+        kind = table.get("backend")
+        if kind is None:
+            raise ImproperlyConfigured(f"{where}: missing option 'backend' "
+                                       f"(one of {', '.join(KINDS)})")
+        if kind not in KINDS:
+            raise ImproperlyConfigured(f"{where}: unknown backend '{kind}' "
+                                       f"(one of {', '.join(KINDS)})")
+        backend, required, optional = KINDS[kind]
+        options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
+        missing = sorted(required - set(options))
+        if missing:
+            raise ImproperlyConfigured(f"{where}: missing option '{missing[0]}' for backend '{kind}'")
+        extra = sorted(set(options) - required - optional)
+        if extra:
+            raise ImproperlyConfigured(f"{where}: unknown option '{extra[0]}' for backend '{kind}' "
+                                       f"(allowed: {', '.join(sorted(required | optional))})")
+        if kind == "file":
+            root = Path(options["root"])
+            options["root"] = str(root if root.is_absolute() else (base_dir / root).resolve())
+        weight = table.get("weight", 0)
+        if not isinstance(weight, int):
+            raise ImproperlyConfigured(f"{where}: option 'weight' must be an integer")
+        if table.get("default") is True:
+            flagged_default.append(name)
+        stores[name] = {
+            "BACKEND": backend,
+            "OPTIONS": options,
+            "DESCRIPTION": str(table.get("description", "")),
+            "WEIGHT": weight,
+        }
+    default = raw.get("default_store")
+    if len(flagged_default) > 1:
+        raise ImproperlyConfigured(f"{source}: two default stores: {', '.join(flagged_default)} "
+                                   "(set 'default = true' on one store only)")
+    if flagged_default and default is not None and flagged_default[0] != default:
+        raise ImproperlyConfigured(f"{source}: two default stores: default_store = '{default}' "
+                                   f"and store '{flagged_default[0]}' has 'default = true'")
+    default = default or (flagged_default[0] if flagged_default else None)
+    if default is None:
+        if len(stores) != 1:
+            raise ImproperlyConfigured(f"{source}: missing option 'default_store' "
+                                       f"(one of {', '.join(stores)})")
+        default = next(iter(stores))
+    if default not in stores:
+        raise ImproperlyConfigured(f"{source}: default_store '{default}' is not a configured store "
+                                   f"(one of {', '.join(stores)})")
+    if stores[default]["BACKEND"] == KINDS["http"][0]:
+        raise ImproperlyConfigured(f"{source}: store '{default}': an http store is read-only "
+                                   "and cannot be the default store")
+    cap = raw.get("image_size_cap", ONE_TIB)
+    if not isinstance(cap, int) or cap <= 0:
+        raise ImproperlyConfigured(f"{source}: image_size_cap must be a positive integer (bytes)")
+    return {"STORES": stores, "DEFAULT_STORE": default, "IMAGE_SIZE_CAP": cap}
+
+
+def _expand_env(value, environ, where):
+    if isinstance(value, dict):
+        return {k: _expand_env(v, environ, f"{where}, option '{k}'") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, environ, where) for v in value]
+    if isinstance(value, str):
+        def sub(match):
+            var = match.group(1)
+            if var not in environ:
+                raise ImproperlyConfigured(f"{where}: environment variable {var} is not set")
+            return environ[var]
+        return ENV_RE.sub(sub, value)
+    return value
