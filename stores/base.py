@@ -78,12 +78,13 @@ class Store:
         key = self.key_of(uri)
         try:
             self._delete(key)
-        except ObjectNotFound:
-            pass
-        except StoreError:
-            raise
         except Exception as exc:
-            raise self._translate(exc) from exc
+            error = exc if isinstance(exc, StoreError) else self._translate(exc)
+            if isinstance(error, ObjectNotFound):
+                return
+            if error is exc:
+                raise
+            raise error from exc
 
     def exists(self, uri):
         try:

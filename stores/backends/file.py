@@ -1,6 +1,7 @@
 """The file store: a folder on a local or mounted disk, through Django's FileSystemStorage."""
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from django.core.files import File
@@ -74,7 +75,7 @@ class FileStore(Store):
         self._check_root()
         with os.scandir(self.root) as entries:
             for entry in entries:
-                if entry.is_file(follow_symlinks=False):
+                if entry.is_file(follow_symlinks=False) and KEY_RE.match(entry.name):
                     yield entry.name
 
     def _health(self):
@@ -82,8 +83,14 @@ class FileStore(Store):
             return Health(False, f"root {self.root} does not exist")
         if not self.root.is_dir():
             return Health(False, f"root {self.root} is not a folder")
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            return Health(False, f"root {self.root} is not writable")
+        # Write a probe rather than trust os.access(): root passes every permission check,
+        # yet a read-only mount or an immutable folder still refuses the write.
+        probe = self.root / f".health-{os.getpid()}-{threading.get_ident()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return Health(False, f"root {self.root} is not writable: {exc.strerror}")
         free = shutil.disk_usage(self.root).free
         return Health(True, f"{free // 2**20} MiB free")
 

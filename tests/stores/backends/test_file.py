@@ -1,0 +1,66 @@
+import io
+import os
+import subprocess
+
+import pytest
+
+from stores.backends.file import FileStore
+from stores.exceptions import InvalidLocation, StoreUnavailable
+
+
+def test_a_location_outside_the_root_is_never_opened(file_store, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not an image")
+    for uri in (f"file://{secret}", f"file://{file_store.root}/../secret",
+                f"file://{file_store.root}/sub/secret", "file:///etc/passwd"):
+        with pytest.raises(InvalidLocation):
+            file_store.open(uri)
+        with pytest.raises(InvalidLocation):
+            file_store.delete(uri)
+    assert secret.read_bytes() == b"not an image"
+
+
+def test_a_symlink_in_the_root_pointing_out_is_not_followed_by_key_listing(file_store, tmp_path):
+    (tmp_path / "outside").write_bytes(b"x")
+    os.symlink(tmp_path / "outside", file_store.root / "link")
+    assert "link" not in set(file_store.keys())
+
+
+def test_uri_is_file_url_of_root_and_key(file_store):
+    uri = file_store.save("abc", io.BytesIO(b"1"))
+    assert uri == f"file://{file_store.root}/abc"
+
+
+def test_missing_root_is_unhealthy_with_the_reason_and_refuses_writes(tmp_path):
+    store = FileStore("gone", root=tmp_path / "nowhere")
+    health = store.health()
+    assert not health.ok
+    assert "does not exist" in health.reason
+    with pytest.raises(StoreUnavailable):
+        store.save("abc", io.BytesIO(b"1"))
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.fixture
+def immutable_root(tmp_path):
+    root = tmp_path / "ro"
+    root.mkdir()
+    # chattr +i refuses writes even to root, which ignores permission bits.
+    if subprocess.run(["chattr", "+i", str(root)], capture_output=True).returncode != 0:
+        os.chmod(root, 0o555)
+        if os.access(root, os.W_OK):
+            pytest.skip("cannot make a folder read-only here")
+    yield root
+    subprocess.run(["chattr", "-i", str(root)], capture_output=True)
+    os.chmod(root, 0o755)
+
+
+def test_a_root_that_is_not_writable_is_unhealthy_with_the_reason(immutable_root):
+    health = FileStore("ro", root=immutable_root).health()
+    assert not health.ok
+    assert "not writable" in health.reason
+
+
+def test_healthy_store_reports_free_space(file_store):
+    health = file_store.health()
+    assert health.ok and "MiB free" in health.reason

@@ -1,0 +1,109 @@
+"""The contract every writable store driver keeps, run against real file, Swift and S3 stores."""
+import io
+
+import pytest
+
+from stores.exceptions import InvalidLocation, ObjectNotFound, StreamError
+from stores.locations import Location
+
+
+class FailingStream:
+    """Yields `good` bytes, then fails as a client that disconnects would."""
+
+    def __init__(self, good):
+        self._data = io.BytesIO(good)
+
+    def read(self, n=-1):
+        chunk = self._data.read(n)
+        if not chunk:
+            raise StreamError("client went away")
+        return chunk
+
+
+def test_bytes_read_back_are_the_bytes_saved(store, payload):
+    uri = store.save("img-1", io.BytesIO(payload))
+    with store.open(uri) as reader:
+        assert b"".join(reader) == payload
+
+
+def test_save_returns_a_uri_the_store_owns_and_that_names_the_key(store, payload):
+    uri = store.save("img-2", io.BytesIO(payload))
+    assert store.owns(uri)
+    assert Location.parse(uri).key == "img-2"
+    assert store.key_of(uri) == "img-2"
+
+
+def test_uri_holds_no_credentials(store):
+    uri = store.save("img-3", io.BytesIO(b"x"))
+    location = Location.parse(uri)
+    assert not location.has_credentials
+    assert "testing" not in uri
+
+
+def test_open_at_an_offset_reads_the_tail(store, payload):
+    uri = store.save("img-4", io.BytesIO(payload))
+    with store.open(uri, offset=2**20 + 5) as reader:
+        assert b"".join(reader) == payload[2**20 + 5:]
+
+
+def test_open_with_a_length_reads_that_many_bytes(store, payload):
+    uri = store.save("img-5", io.BytesIO(payload))
+    with store.open(uri, offset=10, length=1000) as reader:
+        assert b"".join(reader) == payload[10:1010]
+
+
+def test_size_and_exists_report_the_object(store, payload):
+    uri = store.save("img-6", io.BytesIO(payload))
+    assert store.exists(uri)
+    assert store.size(uri) == len(payload)
+
+
+def test_an_empty_object_can_be_saved_and_read(store):
+    uri = store.save("img-empty", io.BytesIO(b""))
+    assert store.size(uri) == 0
+    with store.open(uri) as reader:
+        assert b"".join(reader) == b""
+
+
+def test_delete_removes_the_object_and_tolerates_a_missing_one(store):
+    uri = store.save("img-7", io.BytesIO(b"data"))
+    store.delete(uri)
+    assert not store.exists(uri)
+    store.delete(uri)  # already missing: not an error
+    with pytest.raises(ObjectNotFound):
+        store.size(uri)
+
+
+def test_opening_a_missing_object_raises_object_not_found(store):
+    with pytest.raises(ObjectNotFound):
+        reader = store.open(store.uri_for("never-written"))
+        b"".join(reader)
+
+
+def test_keys_lists_saved_objects(store):
+    for key in ("a-1", "a-2"):
+        store.save(key, io.BytesIO(key.encode()))
+    assert {"a-1", "a-2"} <= set(store.keys())
+
+
+def test_a_stream_that_fails_half_way_leaves_nothing_in_the_store(store, payload):
+    with pytest.raises(StreamError):
+        store.save("img-broken", FailingStream(payload))
+    assert "img-broken" not in set(store.keys())
+    assert not store.exists(store.uri_for("img-broken"))
+
+
+def test_a_key_with_path_characters_is_refused(store):
+    for key in ("../etc/passwd", "a/b", ""):
+        with pytest.raises(InvalidLocation):
+            store.save(key, io.BytesIO(b"x"))
+
+
+def test_a_uri_of_another_kind_of_store_is_refused(store):
+    foreign = ("http://example.invalid/x" if store.kind != "http" else "file:///etc/passwd")
+    with pytest.raises(InvalidLocation):
+        store.open(foreign)
+
+
+def test_health_is_ok_for_a_working_store(store):
+    assert store.health().ok
