@@ -244,3 +244,41 @@ def stores_health():
     """[(store, Health)] for every configured store."""
     return [(store, store.health()) for store in all_stores()]
 
+
+
+def location_copy(*, image, store_name):
+    """Copy the image's data into another store: source → md5 + sha512 → store, once.
+
+    The new location is recorded only when the copied bytes hash to the image's checksums;
+    otherwise the copy is removed and StoreFailed raised.
+    """
+    target = store_get(store_name, writable=True)
+    if image.status != Status.ACTIVE:
+        raise Conflict(f"Only an active image can be copied (image is {image.status})")
+    if any(loc.store == target.name for loc in image_locations(image)):
+        raise Invalid(f"Image {image.id} is already in store '{target.name}'")
+    source, source_location = image_download(image=image)
+    algo = image.os_hash_algo or HASH_ALGO
+    reader = HashingReader(source, ("md5", algo))
+    try:
+        with source:
+            uri = target.save(image.id, reader)
+        digests = reader.hexdigests()
+    except BaseException as exc:
+        reader.close()
+        raise _upload_error(exc, target) from exc
+    if reader.size != image.size or digests["md5"] != image.checksum or \
+            digests[algo] != image.os_hash_value:
+        _remove_quietly(target, uri)
+        raise StoreFailed(f"The copy of image {image.id} from store "
+                          f"'{source_location.store}' does not match the image's checksums; "
+                          "nothing was kept")
+    with transaction.atomic():
+        current = Image.objects.select_for_update().filter(pk=image.pk).first()
+        if current is None or current.status != Status.ACTIVE:
+            _remove_quietly(target, uri)
+            raise Conflict(f"Image {image.id} changed during the copy; nothing was kept")
+        location = ImageLocation.objects.create(image=image, value=uri,
+                                                meta_data={"store": target.name})
+    logger.info("image %s: copied from %s to %s", image.id, source_location.store, target.name)
+    return location

@@ -1,0 +1,360 @@
+"""The Swift store: objects in one container of an OpenStack Swift account, via swiftclient."""
+import json
+import threading
+
+from django.core.exceptions import ImproperlyConfigured
+from requests.exceptions import RequestException
+from swiftclient import ClientException, Connection
+from swiftclient.utils import config_true_value
+
+from stores.base import KEY_RE, ChunkReader, Health, Store
+from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
+from stores.locations import Location
+
+GiB = 2**30
+# Swift refuses a single object over max_file_size (5 GiB + 2 bytes by default), so bigger
+# images become Static Large Objects.
+MAX_OBJECT_SIZE = 5 * GiB
+# Swift's own default for the SLO limit, used when the cluster does not publish /info.
+DEFAULT_MAX_MANIFEST_SEGMENTS = 1000
+# An object name that KEY_RE can never produce, so the health probe never finds a real image.
+HEALTH_PROBE = ".health-probe"
+# A health check answers a status page: it must not hang on a proxy that accepts and stalls.
+HEALTH_TIMEOUT = 10
+
+
+class SwiftStore(Store):
+    """Objects named by their key in `container`; URIs are swift+config://reference/container/key.
+
+    An image up to `large_object_size` bytes is one plain object. A bigger one becomes a Static
+    Large Object whose segments, `segment_size` bytes each, live in `<container>_segments`
+    as `<key>/00000001`, `<key>/00000002`, ...
+    """
+
+    kind = "swift"
+    schemes = frozenset({"swift", "swift+http", "swift+https", "swift+config"})
+
+    def __init__(self, name, *, auth_url, user, key, container="glance", reference=None,
+                 auth_version="1", large_object_size=MAX_OBJECT_SIZE, segment_size=GiB,
+                 os_options=None, insecure=False, retries=0, **kwargs):
+        super().__init__(name, **kwargs)
+        self.auth_url = auth_url
+        self.user = user
+        self.key = key
+        self.container = container
+        self.segments_container = f"{container}_segments"
+        self.reference = reference or name
+        self.auth_version = str(auth_version)
+        self.large_object_size = int(large_object_size)
+        self.segment_size = int(segment_size)
+        self.os_options = dict(os_options or {})
+        self.insecure = bool(insecure)
+        # 0 by default: an upload stream that was read cannot be replayed, and a retried read
+        # would hold an outage back for ~30 s (swiftclient's backoff) before reporting it.
+        self.retries = int(retries)
+        for option in ("large_object_size", "segment_size"):
+            value = getattr(self, option)
+            if not 0 < value <= MAX_OBJECT_SIZE:
+                raise ImproperlyConfigured(f"Store '{name}': {option} must be between 1 and "
+                                           f"{MAX_OBJECT_SIZE} bytes (Swift's object size limit)")
+        if "/" in container or not container:
+            raise ImproperlyConfigured(f"Store '{name}': invalid container name {container!r}")
+        # swiftclient's Connection holds one HTTP connection and its last response: it must
+        # not be shared between threads.
+        self._local = threading.local()
+        self._ready_containers = set()
+        self._max_segments = None
+
+    def uri_for(self, key):
+        return str(Location.for_swift(self.reference, self.container, key))
+
+    def _key_of(self, location):
+        if location.container != self.container:
+            raise InvalidLocation(f"Container '{location.container}' is not the container of "
+                                  f"store '{self.name}'", store=self.name)
+        if location.scheme == "swift+config" and location.host != self.reference:
+            raise InvalidLocation(f"Reference '{location.host}' is not the reference of "
+                                  f"store '{self.name}'", store=self.name)
+        if not KEY_RE.match(location.key):
+            raise InvalidLocation(f"Invalid object name {location.key!r}", store=self.name)
+        return location.key
+
+    def info(self):
+        return {"container": self.container, "large_object_size": self.large_object_size,
+                "large_object_chunk_size": self.segment_size}
+
+    # Connections ---------------------------------------------------------------------
+
+    def _connect(self, *, timeout=None):
+        """A new Connection, starting from this thread's token so it need not authenticate."""
+        current = getattr(self._local, "conn", None)
+        url, token = (current.url, current.token) if current else (None, None)
+        return Connection(authurl=self.auth_url, user=self.user, key=self.key,
+                          auth_version=self.auth_version, os_options=dict(self.os_options),
+                          insecure=self.insecure, retries=self.retries,
+                          preauthurl=url if token else None, preauthtoken=token,
+                          timeout=timeout)
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _ensure_container(self, container):
+        if container in self._ready_containers:
+            return
+        conn = self._conn()
+        try:
+            conn.head_container(container)
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise
+            conn.put_container(container)
+        self._ready_containers.add(container)
+
+    # Writing -------------------------------------------------------------------------
+
+    def _save(self, key, stream):
+        self._ensure_container(self.container)
+        conn = self._conn()
+        first = _Part(stream, self.large_object_size)
+        try:
+            etag = conn.put_object(self.container, key, contents=first,
+                                   chunk_size=self.chunk_size)
+        except ClientException as exc:
+            if exc.http_status == 404:  # the container was deleted behind this store's back
+                self._ready_containers.discard(self.container)
+                raise StoreUnavailable(f"Store '{self.name}': container {self.container} "
+                                       "disappeared during the upload", store=self.name) from exc
+            raise
+        if first.full:
+            # The size is not known in advance: only reading past the limit tells whether
+            # this is a large object.
+            more = stream.read(self.chunk_size)
+            if more:
+                self._save_large(key, stream, etag=etag, pending=more)
+        return self.uri_for(key)
+
+    def _save_large(self, key, stream, *, etag, pending):
+        """Turn the object already written into segment 1, append the rest, write the manifest."""
+        conn = self._conn()
+        self._ensure_container(self.segments_container)
+        max_segments = self._max_manifest_segments()
+        first = self._segment_name(key, 1)
+        conn.copy_object(self.container, key, destination=f"/{self.segments_container}/{first}")
+        manifest = [{"path": f"/{self.segments_container}/{first}", "etag": etag,
+                     "size_bytes": self.large_object_size}]
+        while pending:
+            number = len(manifest) + 1
+            if number > max_segments:
+                raise StoreUnavailable(
+                    f"Store '{self.name}': the image needs more than {max_segments} segments "
+                    "(the cluster's SLO limit); raise segment_size", store=self.name)
+            name = self._segment_name(key, number)
+            part = _Part(stream, self.segment_size, pending=pending)
+            etag = conn.put_object(self.segments_container, name, contents=part,
+                                   chunk_size=self.chunk_size)
+            manifest.append({"path": f"/{self.segments_container}/{name}", "etag": etag,
+                             "size_bytes": part.size})
+            pending = part.leftover or (stream.read(self.chunk_size) if part.full else b"")
+        conn.put_object(self.container, key, contents=json.dumps(manifest),
+                        query_string="multipart-manifest=put",
+                        headers={"Content-Type": "application/octet-stream"})
+
+    def _segment_name(self, key, number):
+        return f"{key}/{number:08d}"
+
+    def _max_manifest_segments(self):
+        if self._max_segments is None:
+            try:
+                slo = self._conn().get_capabilities().get("slo", {})
+            except ClientException:  # /info can be disabled: assume Swift's default
+                slo = {}
+            self._max_segments = int(slo.get("max_manifest_segments",
+                                             DEFAULT_MAX_MANIFEST_SEGMENTS))
+        return self._max_segments
+
+    # Reading -------------------------------------------------------------------------
+
+    def _open(self, key, *, offset, length):
+        if length == 0:
+            self._size(key)  # still report a missing object
+            return ChunkReader(())
+        headers = {}
+        if offset or length is not None:
+            end = "" if length is None else offset + length - 1
+            headers["Range"] = f"bytes={offset}-{end}"
+        # A reader lives as long as its consumer keeps reading, and a swiftclient
+        # Connection reads every response through its last one: each reader gets its own.
+        conn = self._connect()
+        try:
+            _, body = conn.get_object(self.container, key, resp_chunk_size=self.chunk_size,
+                                      headers=headers)
+        except ClientException as exc:
+            conn.close()
+            if exc.http_status == 416:  # offset at or past the end, as a file read there
+                return ChunkReader(())
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        chunks = self._iter_body(key, body, conn)
+
+        def close():
+            chunks.close()
+            conn.close()  # a generator closed before its first chunk skips its finally
+
+        return ChunkReader(chunks, close=close)
+
+    def _iter_body(self, key, body, conn):
+        try:
+            yield from body
+        except Exception as exc:
+            # With retries=0 a connection cut mid-download surfaces as urllib3's raw
+            # ProtocolError, which no caller would recognise as a store outage.
+            raise StoreUnavailable(f"Store '{self.name}': download of {key} was cut off: {exc}",
+                                   store=self.name) from exc
+        finally:
+            conn.close()
+
+    def _size(self, key):
+        return int(self._conn().head_object(self.container, key)["content-length"])
+
+    def _keys(self):
+        conn = self._conn()
+        marker = ""
+        while True:
+            try:
+                _, page = conn.get_container(self.container, marker=marker)
+            except ClientException as exc:
+                if exc.http_status == 404:  # created on first write: nothing stored yet
+                    return
+                raise
+            if not page:
+                return
+            for entry in page:
+                yield entry["name"]
+            marker = page[-1]["name"]
+
+    # Deleting ------------------------------------------------------------------------
+
+    def _delete(self, key):
+        self._delete_object(key)
+        # Segments an interrupted save could not remove (the store was down) go too.
+        self._delete_segments(key)
+
+    def _delete_partial(self, key):
+        try:
+            self._delete_object(key)
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise
+        self._delete_segments(key)
+
+    def _delete_object(self, key):
+        conn = self._conn()
+        headers = conn.head_object(self.container, key)
+        if not config_true_value(headers.get("x-static-large-object")):
+            conn.delete_object(self.container, key)
+            return
+        conn.delete_object(self.container, key, query_string="multipart-manifest=delete")
+        # Swift answers 200 to a manifest delete even when a segment could not be deleted:
+        # the outcome is in the body, which swiftclient drops. The manifest goes last, only
+        # once every segment is gone, so a manifest still there means a failure.
+        try:
+            conn.head_object(self.container, key)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return
+            raise
+        raise StoreUnavailable(f"Store '{self.name}': could not delete the segments of {key}",
+                               store=self.name)
+
+    def _delete_segments(self, key):
+        conn = self._conn()
+        try:
+            _, listing = conn.get_container(self.segments_container, prefix=f"{key}/",
+                                            full_listing=True)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return
+            raise
+        for entry in listing:
+            try:
+                conn.delete_object(self.segments_container, entry["name"])
+            except ClientException as exc:
+                if exc.http_status != 404:
+                    raise
+
+    # Health and errors ---------------------------------------------------------------
+
+    def _health(self):
+        conn = self._connect(timeout=HEALTH_TIMEOUT)
+        try:
+            try:
+                headers = conn.head_container(self.container)
+            except ClientException as exc:
+                if exc.http_status == 404:
+                    return Health(True, f"container {self.container} is created on first write")
+                raise
+            # A container HEAD is answered by the container servers alone; probing a missing
+            # object reaches the object servers, which hold the data (404 = they answered).
+            try:
+                conn.head_object(self.container, HEALTH_PROBE)
+            except ClientException as exc:
+                if exc.http_status != 404:
+                    return Health(False, f"object servers: {exc.http_status} {exc.http_reason}")
+            return Health(True, f"{headers.get('x-container-object-count', '?')} objects, "
+                                f"{headers.get('x-container-bytes-used', '?')} bytes")
+        except (ClientException, RequestException) as exc:
+            return Health(False, str(self._translate(exc)))
+        finally:
+            conn.close()
+
+    def _translate(self, exc):
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, ClientException):
+            if exc.http_status == 404:
+                return ObjectNotFound(f"Object not found in store '{self.name}'", store=self.name)
+            status = f": {exc.http_status} {exc.http_reason}" if exc.http_status else ""
+            return StoreUnavailable(f"Store '{self.name}' failed: {exc.msg}{status}",
+                                    store=self.name)
+        if isinstance(exc, RequestException):
+            return StoreUnavailable(f"Store '{self.name}' is unreachable: {exc}", store=self.name)
+        return super()._translate(exc)
+
+
+class _Part:
+    """Reads at most `limit` bytes of a stream, starting with bytes already read from it.
+
+    `full` tells whether the limit was reached; `leftover` holds the `pending` bytes that did
+    not fit, which belong to the next part.
+    """
+
+    def __init__(self, stream, limit, *, pending=b""):
+        self._stream = stream
+        self._remaining = limit
+        self._pending = pending
+        self.size = 0
+
+    @property
+    def full(self):
+        return self._remaining == 0
+
+    @property
+    def leftover(self):
+        return self._pending
+
+    def read(self, n=-1):
+        if self._remaining == 0:
+            return b""
+        n = self._remaining if n is None or n < 0 else min(n, self._remaining)
+        if self._pending:
+            chunk, self._pending = self._pending[:n], self._pending[n:]
+        else:
+            chunk = self._stream.read(n)
+        self._remaining -= len(chunk)
+        self.size += len(chunk)
+        return chunk

@@ -1,0 +1,76 @@
+"""A real portal under gunicorn, in its own data folder, for the HTTP tests."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, *, timeout=30, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+class Portal:
+    def __init__(self, data_dir, env):
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def manage(self, *args):
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def token(self, username, *extra):
+        return self.manage("create_token", username, *extra).strip().splitlines()[-1]
+
+    def start(self, workers=2):
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--worker-class", "gthread", "--threads", "4"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(self.url + "/admin/login/", process=self.process)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+@pytest.fixture(scope="session")
+def live_portal(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("portal-data")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "PORTAL_CONFIG", "DJANGO_SETTINGS_MODULE")}
+    env["PORTAL_DATA_DIR"] = str(data_dir)
+    portal = Portal(data_dir, env)
+    portal.manage("migrate", "--noinput", "-v0")
+    portal.admin_token = portal.token("admin", "--admin")
+    portal.user_token = portal.token("alice", "--project", "alice-project")
+    portal.start()
+    yield portal
+    portal.stop()
