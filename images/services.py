@@ -11,7 +11,7 @@ from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFo
 from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation,
                            ImageProperty, ImageTag)
 from images.selectors import image_locations, is_uuid
-from stores.exceptions import (InvalidLocation, ObjectNotFound, SizeCapExceeded,
+from stores.exceptions import (InvalidLocation, SizeCapExceeded,
                                SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
 from stores.registry import all_stores, get_store, store_for_uri
 from stores.streams import HashingReader, SizeLimitedReader

@@ -68,33 +68,78 @@ def storage_store(tmp_path):
 
 
 @pytest.fixture
-def swift_store(swift_env, unique_name):
-    from stores.backends.swift import SwiftStore
+def swift(swift_env):
+    """A raw swiftclient connection, to look at what a driver left in Swift."""
+    from swiftclient import Connection
 
-    store = SwiftStore("swift", auth_url=swift_env["SWIFT_AUTH_URL"],
-                       user=swift_env["SWIFT_USER"], key=swift_env["SWIFT_KEY"],
-                       container=unique_name, reference="ref1")
-    yield store
-    _purge(store)
+    conn = Connection(authurl=swift_env["SWIFT_AUTH_URL"], user=swift_env["SWIFT_USER"],
+                      key=swift_env["SWIFT_KEY"], retries=0)
+    yield conn
+    conn.close()
 
 
 @pytest.fixture
-def s3_store(swift_env, unique_name):
+def s3(swift_env):
+    """A raw boto3 client on the S3 API, to look at what a driver left in a bucket."""
+    import boto3
+    import botocore.config
+
+    return boto3.client("s3", endpoint_url=swift_env["S3_ENDPOINT_URL"],
+                        region_name=swift_env["S3_REGION"],
+                        aws_access_key_id=swift_env["S3_ACCESS_KEY"],
+                        aws_secret_access_key=swift_env["S3_SECRET_KEY"],
+                        config=botocore.config.Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture
+def swift_container(swift, unique_name):
+    """A container name of the test's own; it and its segments container are removed after."""
+    from swiftclient import ClientException
+
+    yield unique_name
+    for container in (f"{unique_name}_segments", unique_name):
+        try:
+            _, listing = swift.get_container(container, full_listing=True)
+            for entry in listing:
+                swift.delete_object(container, entry["name"])
+            swift.delete_container(container)
+        except ClientException:
+            pass
+
+
+@pytest.fixture
+def s3_bucket(s3, unique_name):
+    """A bucket name of the test's own; the bucket and any unfinished uploads go after."""
+    from botocore.exceptions import ClientError
+
+    yield unique_name
+    try:
+        for upload in s3.list_multipart_uploads(Bucket=unique_name).get("Uploads", ()):
+            s3.abort_multipart_upload(Bucket=unique_name, Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+        for entry in s3.list_objects_v2(Bucket=unique_name).get("Contents", ()):
+            s3.delete_object(Bucket=unique_name, Key=entry["Key"])
+        s3.delete_bucket(Bucket=unique_name)
+    except ClientError:
+        pass
+
+
+@pytest.fixture
+def swift_store(swift_env, swift_container):
+    from stores.backends.swift import SwiftStore
+
+    return SwiftStore("swift", auth_url=swift_env["SWIFT_AUTH_URL"],
+                      user=swift_env["SWIFT_USER"], key=swift_env["SWIFT_KEY"],
+                      container=swift_container, reference="ref1")
+
+
+@pytest.fixture
+def s3_store(swift_env, s3_bucket):
     from stores.backends.s3 import S3Store
 
-    store = S3Store("s3", endpoint_url=swift_env["S3_ENDPOINT_URL"],
-                    access_key=swift_env["S3_ACCESS_KEY"], secret_key=swift_env["S3_SECRET_KEY"],
-                    region=swift_env["S3_REGION"], bucket=unique_name)
-    yield store
-    _purge(store)
-
-
-def _purge(store):
-    try:
-        for key in list(store.keys()):
-            store.delete(store.uri_for(key))
-    except Exception:  # the store may be down on purpose; the container name is unique anyway
-        pass
+    return S3Store("s3", endpoint_url=swift_env["S3_ENDPOINT_URL"],
+                   access_key=swift_env["S3_ACCESS_KEY"], secret_key=swift_env["S3_SECRET_KEY"],
+                   region=swift_env["S3_REGION"], bucket=s3_bucket)
 
 
 @pytest.fixture(params=["file", "storage", "swift", "s3"])
@@ -125,16 +170,14 @@ def file_stores(settings, tmp_path):
 
 
 @pytest.fixture
-def portal_with_swift(settings, file_stores, swift_env, unique_name):
+def portal_with_swift(settings, file_stores, swift_env, swift_container):
     """The two file stores plus a Swift store `swift` (reference ref1) in its own container."""
     settings.STORES = {**settings.STORES, "swift": {
         "BACKEND": "stores.backends.swift.SwiftStore",
         "OPTIONS": {"auth_url": swift_env["SWIFT_AUTH_URL"], "user": swift_env["SWIFT_USER"],
-                    "key": swift_env["SWIFT_KEY"], "container": unique_name,
+                    "key": swift_env["SWIFT_KEY"], "container": swift_container,
                     "reference": "ref1"},
         "DESCRIPTION": "Swift", "WEIGHT": 10}}
     from stores.registry import get_store
 
-    store = get_store("swift")
-    yield store
-    _purge(store)
+    return get_store("swift")

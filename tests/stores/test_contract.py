@@ -5,19 +5,7 @@ import pytest
 
 from stores.exceptions import InvalidLocation, ObjectNotFound, StreamError
 from stores.locations import Location
-
-
-class FailingStream:
-    """Yields `good` bytes, then fails as a client that disconnects would."""
-
-    def __init__(self, good):
-        self._data = io.BytesIO(good)
-
-    def read(self, n=-1):
-        chunk = self._data.read(n)
-        if not chunk:
-            raise StreamError("client went away")
-        return chunk
+from tests.streams import FailingStream
 
 
 def test_bytes_read_back_are_the_bytes_saved(store, payload):

@@ -5,61 +5,27 @@ import random
 import socket
 import tracemalloc
 
-import boto3
-import botocore.config
 import pytest
-from botocore.exceptions import ClientError
 
 from stores.backends.s3 import S3Store
 from stores.exceptions import InvalidLocation, StoreUnavailable, StreamError
 from stores.locations import Location
+from tests.streams import FailingStream
 
 MiB = 2**20
 
 
 @pytest.fixture
-def s3(swift_env):
-    """A raw boto3 client, to look at what the driver left in the bucket."""
-    return boto3.client("s3", endpoint_url=swift_env["S3_ENDPOINT_URL"],
-                        region_name=swift_env["S3_REGION"],
-                        aws_access_key_id=swift_env["S3_ACCESS_KEY"],
-                        aws_secret_access_key=swift_env["S3_SECRET_KEY"],
-                        config=botocore.config.Config(s3={"addressing_style": "path"}))
-
-
-@pytest.fixture
-def make_store(swift_env, unique_name, s3):
-    """Build S3Stores on a bucket of their own; remove the bucket afterwards."""
+def make_store(swift_env, s3_bucket):
+    """Build S3Stores on the test's own bucket."""
 
     def make(name="s3-test", **options):
         options.setdefault("endpoint_url", swift_env["S3_ENDPOINT_URL"])
         return S3Store(name, access_key=swift_env["S3_ACCESS_KEY"],
                        secret_key=swift_env["S3_SECRET_KEY"], region=swift_env["S3_REGION"],
-                       bucket=unique_name, **options)
+                       bucket=s3_bucket, **options)
 
-    yield make
-    try:
-        for upload in s3.list_multipart_uploads(Bucket=unique_name).get("Uploads", ()):
-            s3.abort_multipart_upload(Bucket=unique_name, Key=upload["Key"],
-                                      UploadId=upload["UploadId"])
-        for entry in s3.list_objects_v2(Bucket=unique_name).get("Contents", ()):
-            s3.delete_object(Bucket=unique_name, Key=entry["Key"])
-        s3.delete_bucket(Bucket=unique_name)
-    except ClientError:
-        pass
-
-
-class FailingStream:
-    """Yields `good` bytes, then fails as a client that disconnects would."""
-
-    def __init__(self, good):
-        self._data = io.BytesIO(good)
-
-    def read(self, n=-1):
-        chunk = self._data.read(n)
-        if not chunk:
-            raise StreamError("client went away")
-        return chunk
+    return make
 
 
 # Made before any test traces memory: the streams below copy from it and hold nothing else.

@@ -4,7 +4,7 @@ import os
 import threading
 
 import pytest
-from swiftclient import ClientException, Connection
+from swiftclient import ClientException
 
 from stores.backends.swift import SwiftStore
 from stores.exceptions import InvalidLocation, StoreUnavailable
@@ -13,32 +13,15 @@ MiB = 2**20
 
 
 @pytest.fixture
-def swift(swift_env):
-    """A raw swiftclient connection, to look at what the driver left in Swift."""
-    conn = Connection(authurl=swift_env["SWIFT_AUTH_URL"], user=swift_env["SWIFT_USER"],
-                      key=swift_env["SWIFT_KEY"], retries=0)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def make_store(swift_env, unique_name, swift):
-    """Build SwiftStores on a container of their own; remove the containers afterwards."""
+def make_store(swift_env, swift_container):
+    """Build SwiftStores on the test's own container."""
 
     def make(name="swift-test", **options):
         return SwiftStore(name, auth_url=swift_env["SWIFT_AUTH_URL"], user=swift_env["SWIFT_USER"],
-                          key=swift_env["SWIFT_KEY"], container=unique_name, reference="ref1",
+                          key=swift_env["SWIFT_KEY"], container=swift_container, reference="ref1",
                           **options)
 
-    yield make
-    for container in (f"{unique_name}_segments", unique_name):
-        try:
-            _, listing = swift.get_container(container, full_listing=True)
-            for entry in listing:
-                swift.delete_object(container, entry["name"])
-            swift.delete_container(container)
-        except ClientException:
-            pass
+    return make
 
 
 def segment_names(swift, container, key):
