@@ -30,6 +30,8 @@ class Store:
     kind = ""
     read_only = False
     schemes = frozenset()
+    # The largest object the backend can take as configured, when it has such a limit.
+    max_object_size = None
 
     def __init__(self, name, *, description="", weight=0, chunk_size=2**20):
         self.name = name

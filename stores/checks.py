@@ -14,7 +14,14 @@ def check_stores(app_configs=None, **kwargs):
                                    id="stores.E001"))
     for name, spec in settings.STORES.items():
         try:
-            build(name, spec)
+            store = build(name, spec)
         except (ImproperlyConfigured, TypeError, ValueError, ImportError) as exc:
             errors.append(checks.Error(f"Store '{name}': {exc}", id="stores.E002"))
+            continue
+        if store.max_object_size is not None and store.max_object_size < settings.IMAGE_SIZE_CAP:
+            errors.append(checks.Warning(
+                f"Store '{name}' takes objects of at most {store.max_object_size} bytes, less "
+                f"than the image size cap of {settings.IMAGE_SIZE_CAP} bytes",
+                hint="raise the store's chunk_size, or lower image_size_cap",
+                id="stores.W001"))
     return errors

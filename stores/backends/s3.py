@@ -18,6 +18,7 @@ MiB = 2**20
 # S3 refuses parts under 5 MiB (all but the last) and allows 10,000 parts per upload, so a
 # stream of unknown size is cut in parts of chunk_size: 16 MiB allows images up to 156 GiB.
 MIN_PART_SIZE = 5 * MiB
+MAX_PARTS = 10_000
 # An object name that KEY_RE can never produce, so the health probe never finds a real image.
 HEALTH_PROBE = ".health-probe"
 # A health check answers a status page: it must not wait out boto3's 60 s timeouts.
@@ -71,6 +72,10 @@ class S3Store(Store):
         self._health_client = None
         self._bucket_ready = False
         self._lock = threading.Lock()
+
+    @property
+    def max_object_size(self):
+        return self.chunk_size * MAX_PARTS
 
     @property
     def client(self):

@@ -120,3 +120,17 @@ def test_an_unreachable_swift_is_unhealthy_but_does_not_stop_the_portal(tmp_path
     assert "UNHEALTHY" in swift_row
     file_row = next(line for line in result.stdout.splitlines() if line.startswith("| file"))
     assert "| ok " in file_row
+
+
+def test_a_store_smaller_than_the_size_cap_is_warned_about_at_start_up(settings):
+    from stores.checks import check_stores
+
+    settings.STORES = {"s3": {"BACKEND": "stores.backends.s3.S3Store",
+                              "OPTIONS": {"bucket": "b", "endpoint_url": "http://127.0.0.1:9",
+                                          "chunk_size": 5 * 2**20}}}
+    settings.DEFAULT_STORE = "s3"
+    settings.IMAGE_SIZE_CAP = 2**40
+    (warning,) = check_stores()
+    assert warning.id == "stores.W001" and "'s3'" in warning.msg
+    settings.IMAGE_SIZE_CAP = 5 * 2**20 * 10_000
+    assert check_stores() == []
