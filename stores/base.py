@@ -133,7 +133,10 @@ class Store:
         if location.scheme not in self.schemes:
             raise InvalidLocation(f"{location.scheme}:// is not a location of store "
                                   f"'{self.name}' ({self.kind})", store=self.name)
-        return self._key_of(location)
+        key = self._key_of(location)
+        if not KEY_RE.match(key):
+            raise InvalidLocation(f"Invalid object name {key!r}", store=self.name)
+        return key
 
     def uri_for(self, key):
         raise NotImplementedError

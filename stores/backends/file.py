@@ -35,8 +35,6 @@ class FileStore(Store):
         if path.parent != self.root and Path(os.path.realpath(path.parent)) != self.root:
             raise InvalidLocation(f"{location.path} is outside the root of store '{self.name}'",
                                   store=self.name)
-        if not KEY_RE.match(path.name):
-            raise InvalidLocation(f"Invalid object name {path.name!r}", store=self.name)
         return path.name
 
     def _check_root(self):

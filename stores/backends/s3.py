@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from storages.backends.s3 import S3Storage
 
-from stores.base import KEY_RE, ChunkReader, Health, Store
+from stores.base import ChunkReader, Health, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
 
@@ -89,8 +89,6 @@ class S3Store(Store):
         if location.container != self.bucket:
             raise InvalidLocation(f"Bucket '{location.container}' is not the bucket of "
                                   f"store '{self.name}'", store=self.name)
-        if not KEY_RE.match(location.key):
-            raise InvalidLocation(f"Invalid object name {location.key!r}", store=self.name)
         return location.key
 
     def info(self):

@@ -7,7 +7,7 @@ from requests.exceptions import RequestException
 from swiftclient import ClientException, Connection
 from swiftclient.utils import config_true_value
 
-from stores.base import KEY_RE, ChunkReader, Health, Store
+from stores.base import ChunkReader, Health, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
 
@@ -75,8 +75,6 @@ class SwiftStore(Store):
         if location.scheme == "swift+config" and location.host != self.reference:
             raise InvalidLocation(f"Reference '{location.host}' is not the reference of "
                                   f"store '{self.name}'", store=self.name)
-        if not KEY_RE.match(location.key):
-            raise InvalidLocation(f"Invalid object name {location.key!r}", store=self.name)
         return location.key
 
     def info(self):

@@ -1,0 +1,560 @@
+"""Upload and download speed of the Image API, as ratios to this machine's own limits.
+
+    .venv/bin/python bench/upload_download.py [--size-mib 1024] [--keep] [--dir DIR]
+
+Every figure is measured in the same run: the limits (one-pass md5+sha512 hashing, disk
+write) and the transfers through a fresh portal under gunicorn. Absolute MB/s differ from
+one machine to the next; the ratios are what can be compared. See bench/README.md.
+
+Exit status: 0 when every step worked, whether or not the targets were met (this is a
+measurement, not a test); 1 when something failed (HTTP error, checksum mismatch, a
+server that does not start).
+"""
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import platform
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+MiB = 2**20
+MB = 10**6  # throughput is in MB/s, decimal, as disk and network figures usually are
+
+TARGET_UPLOAD_RATIO = 0.8  # of the one-pass hashing limit
+TARGET_DOWNLOAD_MBPS = 600
+TARGET_RSS_GROWTH_MIB = 50
+
+# Variables that would point the portal at another database, config or broker than the
+# throwaway data dir of this run.
+FOREIGN_ENV = ("DATABASE_URL", "PORTAL_CONFIG", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL",
+               "PORTAL_DEBUG")
+
+
+class BenchError(Exception):
+    """A step that failed: the run cannot give trustworthy figures."""
+
+
+def mbps(nbytes, seconds):
+    return nbytes / seconds / MB
+
+
+# The machine's limits ---------------------------------------------------------------
+
+def make_random_file(path, size_mib):
+    # Random bytes so that no layer (filesystem, TCP offload, a future compressing store)
+    # gets an easier job than with a real disk image; 1 MiB at a time so the benchmark's
+    # own memory stays flat.
+    with open(path, "wb") as fh:
+        for _ in range(size_mib):
+            fh.write(os.urandom(MiB))
+
+
+def hash_file(path, algorithms):
+    """(seconds, {algorithm: hexdigest}) of one sequential pass in this thread."""
+    hashers = [hashlib.new(name) for name in algorithms]
+    start = time.perf_counter()
+    with open(path, "rb", buffering=0) as fh:
+        while chunk := fh.read(MiB):
+            for hasher in hashers:
+                hasher.update(chunk)
+    elapsed = time.perf_counter() - start
+    return elapsed, {hasher.name: hasher.hexdigest() for hasher in hashers}
+
+
+def disk_write(folder, nbytes):
+    """Seconds to write `nbytes` in 1 MiB writes and fsync them."""
+    block = os.urandom(MiB)
+    path = Path(folder) / "disk-write-probe"
+    os.sync()  # earlier dirty pages (the random file) must not be flushed on our clock
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = 0
+        while written < nbytes:
+            written += os.write(fd, block[:min(MiB, nbytes - written)])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+# The portal ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def read_status(pid):
+    """{"VmRSS": KiB, "VmHWM": KiB} of a process."""
+    values = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+def reset_peak(pid):
+    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0), which turns
+    # "peak since start" into "peak during this transfer". Not every kernel or sandbox
+    # allows it; the caller then falls back to a bound.
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Portal:
+    """A portal under gunicorn in its own data dir: one worker, so there is one RSS to watch."""
+
+    def __init__(self, data_dir, log_path):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+        self.env["PORTAL_DATA_DIR"] = str(data_dir)
+        self.port = None
+        self.process = None
+        self.token = None
+
+    def manage(self, *args):
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise BenchError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+        return result.stdout
+
+    def start(self):
+        self.manage("migrate", "--noinput", "-v0")
+        self.token = self.manage("create_token", "bench-admin", "--admin").strip().splitlines()[-1]
+        self.port = free_port()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
+                 "--workers", "1", "--worker-class", "gthread", "--threads", "4",
+                 "--timeout", "120", "--log-level", "warning"],
+                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise BenchError(f"gunicorn exited with {self.process.returncode}; "
+                                 f"see {self.log_path}")
+            try:
+                status, _, _ = self.request("GET", "/v2/images")
+                if status == 200:
+                    break
+                raise BenchError(f"GET /v2/images answered {status}")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError("gunicorn did not answer within 60 s") from None
+                time.sleep(0.2)
+
+    def worker_pid(self):
+        # gunicorn forks its workers from the master; with --workers 1 there is one child.
+        children = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                children.update(int(pid) for pid in (task / "children").read_text().split())
+            except OSError:
+                pass
+        if len(children) != 1:
+            raise BenchError(f"expected one gunicorn worker, found {sorted(children)}")
+        return children.pop()
+
+    def request(self, method, path, body=None, headers=()):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body,
+                         headers={"X-Auth-Token": self.token or "", **dict(headers)})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def json(self, method, path, payload=None, expect=200):
+        body = None if payload is None else json.dumps(payload)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        status, _, data = self.request(method, path, body, headers)
+        if status != expect:
+            raise BenchError(f"{method} {path}: HTTP {status} {data[:500]!r}")
+        return json.loads(data) if data else None
+
+    def create_image(self, name):
+        return self.json("POST", "/v2/images", {"name": name, "disk_format": "raw",
+                                                "container_format": "bare"}, expect=201)["id"]
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# The clients ------------------------------------------------------------------------
+# curl sends from C with large buffers, so the server is what gets measured; http.client
+# with 1 MiB blocks is the fallback where curl is missing.
+
+class Client:
+    def __init__(self, portal, work_dir):
+        self.portal = portal
+        self.work_dir = Path(work_dir)
+        self.curl = shutil.which("curl")
+
+    @property
+    def name(self):
+        return "curl" if self.curl else "http.client (1 MiB blocks)"
+
+    def upload(self, image_id, path, *, chunked):
+        """Seconds taken by PUT /v2/images/<id>/file of the file at `path`."""
+        target = f"/v2/images/{image_id}/file"
+        if self.curl:
+            body_path = self.work_dir / "response-body"
+            # "Expect:" stops curl from waiting for a 100-continue, which gunicorn does not
+            # send: that wait would be timed as upload.
+            cmd = [self.curl, "-sS", "-T", str(path), "-X", "PUT", "-o", str(body_path),
+                   "-w", "%{http_code}", "-H", "Expect:",
+                   "-H", "Content-Type: application/octet-stream",
+                   "-H", f"X-Auth-Token: {self.portal.token}"]
+            if chunked:
+                cmd += ["-H", "Transfer-Encoding: chunked"]
+            start = time.perf_counter()
+            result = subprocess.run(cmd + [self.portal.url(target)], capture_output=True,
+                                    text=True)
+            elapsed = time.perf_counter() - start
+            status = result.stdout.strip()
+            if result.returncode != 0 or status != "204":
+                body = body_path.read_text(errors="replace")[:500] if body_path.exists() else ""
+                raise BenchError(f"PUT {target} (curl, chunked={chunked}): exit "
+                                 f"{result.returncode}, HTTP {status or '-'} {result.stderr} "
+                                 f"{body}")
+            return elapsed
+        headers = {"Content-Type": "application/octet-stream",
+                   "X-Auth-Token": self.portal.token}
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        else:
+            headers["Content-Length"] = str(os.path.getsize(path))
+        conn = http.client.HTTPConnection("127.0.0.1", self.portal.port, timeout=600,
+                                          blocksize=MiB)
+        try:
+            with open(path, "rb") as fh:
+                start = time.perf_counter()
+                conn.request("PUT", target, body=fh, headers=headers, encode_chunked=chunked)
+                response = conn.getresponse()
+                data = response.read()
+                elapsed = time.perf_counter() - start
+        finally:
+            conn.close()
+        if response.status != 204:
+            raise BenchError(f"PUT {target} (http.client, chunked={chunked}): HTTP "
+                             f"{response.status} {data[:500]!r}")
+        return elapsed
+
+    def download(self, image_id, size):
+        """Seconds taken by GET /v2/images/<id>/file into nowhere (no hashing on the clock)."""
+        target = f"/v2/images/{image_id}/file"
+        if self.curl:
+            cmd = [self.curl, "-sS", "-o", os.devnull, "-w", "%{http_code} %{size_download}",
+                   "-H", f"X-Auth-Token: {self.portal.token}", self.portal.url(target)]
+            start = time.perf_counter()
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            elapsed = time.perf_counter() - start
+            status, _, received = result.stdout.strip().partition(" ")
+            if result.returncode != 0 or status != "200" or received != str(size):
+                raise BenchError(f"GET {target} (curl): exit {result.returncode}, HTTP "
+                                 f"{status or '-'}, {received or '?'} of {size} bytes "
+                                 f"{result.stderr}")
+            return elapsed
+        start = time.perf_counter()
+        received = self._get(target, None)
+        elapsed = time.perf_counter() - start
+        if received != size:
+            raise BenchError(f"GET {target}: {received} of {size} bytes")
+        return elapsed
+
+    def download_md5(self, image_id):
+        """(bytes, md5) of the image's data, in a run of its own that is not timed."""
+        md5 = hashlib.md5()
+        received = self._get(f"/v2/images/{image_id}/file", md5.update)
+        return received, md5.hexdigest()
+
+    def _get(self, target, consume):
+        conn = http.client.HTTPConnection("127.0.0.1", self.portal.port, timeout=600)
+        try:
+            conn.request("GET", target, headers={"X-Auth-Token": self.portal.token})
+            response = conn.getresponse()
+            if response.status != 200:
+                raise BenchError(f"GET {target}: HTTP {response.status} "
+                                 f"{response.read()[:500]!r}")
+            buf = memoryview(bytearray(MiB))
+            received = 0
+            while n := response.readinto(buf):
+                received += n
+                if consume:
+                    consume(buf[:n])
+            return received
+        finally:
+            conn.close()
+
+
+# The run ----------------------------------------------------------------------------
+
+def measured(portal, pid, action):
+    """Run `action()`; return (seconds, memory) with the worker's RSS around it."""
+    if portal.worker_pid() != pid:
+        raise BenchError("the gunicorn worker was replaced during the run")
+    # Dirty pages of the previous step would otherwise be written back on this one's clock.
+    os.sync()
+    exact = reset_peak(pid)
+    before = read_status(pid)
+    seconds = action()
+    after = read_status(pid)
+    if portal.worker_pid() != pid:
+        raise BenchError("the gunicorn worker died during a transfer; see the gunicorn log")
+    if exact:
+        growth, bound = after["VmHWM"] - before["VmRSS"], False
+    elif after["VmHWM"] > before["VmHWM"]:
+        growth, bound = after["VmHWM"] - before["VmRSS"], False
+    else:  # the peak was reached before this transfer: only a bound is known
+        growth, bound = before["VmHWM"] - before["VmRSS"], True
+    return seconds, {"before": before, "after": after, "growth_kib": growth, "bound": bound}
+
+
+def machine_info(work_dir):
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) // 1024} MiB RAM"
+    except OSError:
+        pass
+    try:
+        from importlib.metadata import version
+        gunicorn = version("gunicorn")
+        django = version("Django")
+    except Exception:
+        gunicorn = django = "?"
+    curl = shutil.which("curl")
+    curl_version = (subprocess.run([curl, "--version"], capture_output=True, text=True)
+                    .stdout.split()[1] if curl else "absent")
+    fs = subprocess.run(["df", "-P", str(work_dir)], capture_output=True, text=True).stdout
+    device = fs.splitlines()[-1].split()[0] if fs.strip() else "?"
+    return [
+        f"nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {cpu or '?'}, {mem}",
+        f"Linux {platform.release()}, Python {platform.python_version()}, "
+        f"Django {django}, gunicorn {gunicorn}, curl {curl_version}",
+        f"work dir {work_dir} on {device}",
+    ]
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def run(args, work_dir):
+    size = args.size_mib * MiB
+    src = work_dir / "image.raw"
+    data_dir = work_dir / "data"
+    print("Upload/download benchmark of the Image API")
+    print("command: " + shlex.join([sys.executable, *sys.argv]))
+    for line in machine_info(work_dir):
+        print("machine: " + line)
+    print(f"image: {args.size_mib} MiB of random bytes; 1 MB = 10^6 bytes, 1 MiB = 2^20 bytes")
+    print()
+
+    print(f"making the random file {src} ...", flush=True)
+    make_random_file(src, args.size_mib)
+
+    # The file was just written, so it is probably in the page cache for every reader
+    # below, the hashing pass and the uploads alike: the comparison stays fair, and
+    # dropping caches needs root and is not reliable in containers anyway.
+    print("measuring the limits ...", flush=True)
+    hash_seconds, local = hash_file(src, ("md5", "sha512"))
+    md5_seconds, _ = hash_file(src, ("md5",))
+    sha_seconds, _ = hash_file(src, ("sha512",))
+    write_seconds = disk_write(work_dir, size)
+    hash_limit = mbps(size, hash_seconds)
+    limits = {"hash": hash_limit, "md5": mbps(size, md5_seconds),
+              "sha512": mbps(size, sha_seconds), "disk": mbps(size, write_seconds)}
+
+    portal = Portal(data_dir, work_dir / "gunicorn.log")
+    client = Client(portal, work_dir)
+    results = {}
+    try:
+        print("starting the portal (1 gunicorn worker, gthread, 4 threads) ...", flush=True)
+        portal.start()
+        pid = portal.worker_pid()
+        # The first API calls import and set up most of Django; done before any
+        # measurement so that the RSS growth is the transfer's, not the warm-up's.
+        portal.json("GET", "/v2/images")
+        idle = read_status(pid)
+
+        images = {}
+        for label, chunked in (("upload, Content-Length", False), ("upload, chunked", True)):
+            image_id = portal.create_image(f"bench {label}")
+            print(f"{label}: PUT /v2/images/{image_id}/file ({client.name}) ...", flush=True)
+            seconds, memory = measured(portal, pid, lambda: client.upload(
+                image_id, src, chunked=chunked))
+            results[label] = (seconds, memory)
+            images[label] = image_id
+
+        print("download: GET /v2/images/<id>/file to /dev/null ...", flush=True)
+        download_id = images["upload, Content-Length"]
+        seconds, memory = measured(portal, pid, lambda: client.download(download_id, size))
+        results["download"] = (seconds, memory)
+
+        # Checked after the timed runs, in runs of their own, so the hashing done here
+        # costs nothing on the figures.
+        print("verifying: image records against the file, downloads against the records ...",
+              flush=True)
+        for label, image_id in images.items():
+            record = portal.json("GET", f"/v2/images/{image_id}")
+            problems = []
+            if record.get("status") != "active":
+                problems.append(f"status {record.get('status')}")
+            if record.get("size") != size:
+                problems.append(f"size {record.get('size')} != {size}")
+            if record.get("checksum") != local["md5"]:
+                problems.append(f"checksum {record.get('checksum')} != md5 of the file "
+                                f"{local['md5']}")
+            if record.get("os_hash_algo") == "sha512" and \
+                    record.get("os_hash_value") != local["sha512"]:
+                problems.append("os_hash_value != sha512 of the file")
+            received, md5 = client.download_md5(image_id)
+            if received != size or md5 != record.get("checksum"):
+                problems.append(f"downloaded {received} bytes with md5 {md5}, record says "
+                                f"{record.get('size')} bytes with checksum "
+                                f"{record.get('checksum')}")
+            if problems:
+                raise BenchError(f"{label}, image {image_id}: " + "; ".join(problems))
+        final = read_status(pid)
+    except BaseException:
+        if portal.log_path.exists() and portal.log_path.stat().st_size:
+            tail = portal.log_path.read_text(errors="replace")[-3000:]
+            print(f"--- gunicorn log ({portal.log_path}), last lines:\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        portal.stop()
+
+    report(args, size, limits, results, idle, final)
+
+
+def report(args, size, limits, results, idle, final):
+    hash_limit = limits["hash"]
+    print()
+    print("Limits of this machine, measured in this run")
+    print(f"  one-pass hashing limit (md5 then sha512 per 1 MiB chunk, one thread): "
+          f"{limits['hash']:8.1f} MB/s")
+    print(f"    md5 alone {limits['md5']:.1f} MB/s, sha512 alone {limits['sha512']:.1f} MB/s "
+          "(the server hashes them in two threads, so its ceiling is the slower one)")
+    print(f"  disk write (1 MiB writes + fsync):                                    "
+          f"{limits['disk']:8.1f} MB/s")
+    print("  The image file was just written and is most likely in the page cache, for the")
+    print("  hashing pass and the uploads alike.")
+    print()
+
+    rows = []
+    upload_growths = []
+    for label in ("upload, Content-Length", "upload, chunked"):
+        seconds, memory = results[label]
+        rate = mbps(size, seconds)
+        ratio = rate / hash_limit
+        rows.append((label, f"{rate:.1f} MB/s", f"{ratio:.2f}x hashing",
+                     f">= {TARGET_UPLOAD_RATIO:.1f}x", verdict(ratio >= TARGET_UPLOAD_RATIO),
+                     f"{seconds:.2f} s, {rate / limits['disk']:.2f}x disk write"))
+        upload_growths.append(memory)
+    seconds, memory = results["download"]
+    rate = mbps(size, seconds)
+    rows.append(("download", f"{rate:.1f} MB/s", f"{rate / hash_limit:.2f}x hashing",
+                 f">= {TARGET_DOWNLOAD_MBPS} MB/s", verdict(rate >= TARGET_DOWNLOAD_MBPS),
+                 f"{seconds:.2f} s"))
+    peak = max(upload_growths, key=lambda m: m["growth_kib"])
+    growth_mib = peak["growth_kib"] / 1024
+    rows.append(("worker peak RSS growth, uploads", f"{growth_mib:.1f} MiB",
+                 "(bound)" if peak["bound"] else "", f"< {TARGET_RSS_GROWTH_MIB} MiB",
+                 verdict(growth_mib < TARGET_RSS_GROWTH_MIB), ""))
+
+    headers = ("measure", "value", "ratio", "target", "result", "notes")
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*headers))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line.format(*row))
+    print()
+    print("Worker memory (KiB; VmHWM = peak RSS, reset before each transfer when the kernel "
+          "allows)")
+    print(f"  idle after warm-up: VmRSS {idle['VmRSS']}, VmHWM {idle['VmHWM']}")
+    for label, (_, memory) in results.items():
+        before, after = memory["before"], memory["after"]
+        print(f"  {label:<24} before VmRSS {before['VmRSS']:>7} VmHWM {before['VmHWM']:>7} | "
+              f"after VmRSS {after['VmRSS']:>7} VmHWM {after['VmHWM']:>7} | peak growth "
+              f"{memory['growth_kib'] / 1024:6.1f} MiB{' (bound)' if memory['bound'] else ''}")
+    print(f"  at the end: VmRSS {final['VmRSS']}, VmHWM {final['VmHWM']}")
+    print()
+    print("Downloads verified: each image's checksum equals the md5 of the source file, and "
+          "the md5 of its downloaded bytes (computed in an untimed download of its own) "
+          "equals the checksum.")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024,
+                        help="size of the random image in MiB (default 1024)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work dir (image file, portal data, gunicorn log)")
+    parser.add_argument("--dir", default=None,
+                        help="parent of the work dir, i.e. the disk measured (default: the "
+                             "system temp dir)")
+    args = parser.parse_args()
+    if args.size_mib < 1:
+        parser.error("--size-mib must be at least 1")
+    work_dir = Path(tempfile.mkdtemp(prefix="portal-bench-", dir=args.dir)).resolve()
+    try:
+        run(args, work_dir)
+    except BenchError as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"\nkept {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
