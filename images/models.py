@@ -223,3 +223,45 @@ class ImageMember(SoftDeleteModel):
 
     def __str__(self):
         return f"{self.member} ({self.status})"
+
+
+class Task(models.Model):
+    """An asynchronous job on an image (an import or a copy), on Glance's `tasks` table."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        SUCCESS = "success"
+        FAILURE = "failure"
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_image_id)
+    type = models.CharField(max_length=30, default="api_image_import")
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.PENDING)
+    owner = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    image_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, null=True, blank=True)
+    user_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        db_table = "tasks"
+
+    def __str__(self):
+        return f"{self.type} {self.id} ({self.status})"
+
+
+class TaskInfo(models.Model):
+    """A task's input, result and progress message (Glance's `task_info`)."""
+
+    task = models.OneToOneField(Task, primary_key=True, on_delete=models.CASCADE,
+                                related_name="info", db_column="task_id")
+    input = JSONTextField(null=True, blank=True, default=dict)
+    result = JSONTextField(null=True, blank=True, default=dict)
+    message = models.TextField(null=True, blank=True, default="")
+
+    class Meta:
+        db_table = "task_info"

@@ -1,8 +1,10 @@
 """Read-only queries over images."""
 import uuid
 
+from django.db.models import Q
+
 from images.exceptions import NotFound
-from images.models import Image
+from images.models import Image, ImageMember
 
 
 def is_uuid(value):
@@ -37,3 +39,67 @@ def image_store_names(image, *, locations=None):
                 location.store not in names:
             names.append(location.store)
     return names
+
+
+class Caller:
+    """Who is asking: the user, the project they act for, and whether they are an admin."""
+
+    def __init__(self, *, user=None, project=None, admin=False):
+        self.user = user
+        self.project = project
+        self.admin = admin
+
+    @classmethod
+    def of(cls, user):
+        from accounts.services import project_of
+
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls()
+        return cls(user=user, project=project_of(user), admin=bool(user.is_superuser))
+
+
+def _member_of(project, statuses=None):
+    members = ImageMember.objects.filter(member=project)
+    if statuses is not None:
+        members = members.filter(status__in=statuses)
+    return members.values("image_id")
+
+
+def images_visible_to(caller, queryset=None):
+    """Every live image the caller may look at by id (Glance's visibility rules)."""
+    queryset = Image.objects.all() if queryset is None else queryset
+    if caller.admin:
+        return queryset
+    V = Image.Visibility
+    visible = Q(visibility__in=[V.PUBLIC, V.COMMUNITY])
+    if caller.project:
+        visible |= Q(owner=caller.project)
+        visible |= Q(visibility=V.SHARED, id__in=_member_of(caller.project))
+    return queryset.filter(visible)
+
+
+def image_get_visible(image_id, caller):
+    """The image if the caller may see it; NotFound otherwise (never 403: that would tell)."""
+    return image_get(image_id, queryset=images_visible_to(caller))
+
+
+def images_listed_for(caller, *, visibility=None, member_status="accepted"):
+    """The images a list shows, before filters: with no `visibility`, public + own +
+    accepted shared, never other projects' community images; admins list everything."""
+    V = Image.Visibility
+    queryset = Image.objects.exclude(status=Image.Status.KILLED)
+    if caller.admin:
+        return queryset if visibility in (None, "all") else queryset.filter(visibility=visibility)
+    statuses = None if member_status == "all" else [member_status]
+    own = Q(owner=caller.project) if caller.project else Q(pk__in=[])
+    shared = (Q(visibility=V.SHARED, id__in=_member_of(caller.project, statuses))
+              if caller.project else Q(pk__in=[]))
+    if visibility is None:
+        return queryset.filter(Q(visibility=V.PUBLIC) | own | shared)
+    if visibility == "all":
+        return queryset.filter(Q(visibility__in=[V.PUBLIC, V.COMMUNITY]) | own | shared)
+    if visibility == V.SHARED:
+        return queryset.filter(visibility=V.SHARED).filter(own | shared)
+    if visibility == V.PRIVATE:
+        return queryset.filter(visibility=V.PRIVATE).filter(own)
+    return queryset.filter(visibility=visibility)

@@ -14,3 +14,14 @@ def location_copy_task(self, image_id, store_name):
     except StoreFailed as exc:
         raise self.retry(exc=exc)
     return location.id
+
+
+@shared_task(acks_late=True)
+def image_import_task(task_id):
+    """Run an import (glance-direct, web-download or copy-image) recorded as a Task row."""
+    from images import urlfetch
+    from images.services.imports import image_import_run, task_get
+
+    policy = urlfetch.FetchPolicy.from_settings()
+    return image_import_run(task=task_get(task_id),
+                            fetch=lambda url: urlfetch.open_url(url, policy))

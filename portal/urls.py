@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from images.api.versions import RootView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RootView.as_view()),
     path("admin/", admin.site.urls),
     path("", include("images.api.urls")),
 ]

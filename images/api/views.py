@@ -1,28 +1,32 @@
-"""Image API v2: the image record and its data."""
+"""Image API v2: images, their tags, actions and data."""
 import re
+from urllib.parse import urlencode
 
 from django.http import FileResponse, StreamingHttpResponse
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.services import project_of
 from images import services
-from images.exceptions import Invalid, NotSatisfiable
+from images.api import listing
+from images.api.common import ApiView
+from images.api.patch import check_content_type, patch_to_update
+from images.api.validation import image_create_arguments
+from images.exceptions import Forbidden, ImageError, Invalid, NotSatisfiable
+from images.models import ImageLocation, ImageProperty, ImageTag
 from images.representation import image_view
-from images.selectors import image_get
+from images.selectors import images_listed_for
+from stores.registry import all_stores
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")
 
 
-def is_admin(user):
-    return bool(user and user.is_authenticated and user.is_superuser)
+class UnsupportedMediaType(ImageError):
+    status, title = 415, "Unsupported Media Type"
 
 
 class RawBodyMixin:
     """Uploads are read straight from the WSGI stream: nothing parses or spools the body."""
-
-    parser_classes = []
 
     def body_stream(self, request):
         django_request = request._request
@@ -32,51 +36,136 @@ class RawBodyMixin:
         # has already de-chunked wsgi.input, so read it directly to EOF.
         return django_request.META["wsgi.input"]
 
+    def check_octet_stream(self, request):
+        content_type = request.content_type.split(";")[0].strip()
+        if content_type != "application/octet-stream":
+            raise UnsupportedMediaType(f"Content-Type {content_type or 'none'} is not "
+                                       "supported: send application/octet-stream")
 
-class ImageListView(APIView):
+    def expected_size(self, request):
+        size = request.headers.get("X-Openstack-Image-Size")
+        if size is None:
+            return None
+        if not size.strip().isdigit():
+            raise Invalid("x-openstack-image-size must be a non-negative integer")
+        return int(size)
+
+
+def views_of(images, *, show_locations):
+    """Image dicts for a page of images, with their properties, tags and locations fetched in
+    three queries whatever the page size."""
+    ids = [image.id for image in images]
+    properties, tags, locations = {}, {}, {}
+    for prop in ImageProperty.objects.filter(image_id__in=ids):
+        properties.setdefault(prop.image_id, []).append(prop)
+    for tag in ImageTag.objects.filter(image_id__in=ids):
+        tags.setdefault(tag.image_id, []).append(tag)
+    for location in ImageLocation.objects.filter(image_id__in=ids).order_by("id"):
+        locations.setdefault(location.image_id, []).append(location)
+    return [image_view(image, show_locations=show_locations,
+                       properties=properties.get(image.id, []), tags=tags.get(image.id, []),
+                       locations=locations.get(image.id, [])) for image in images]
+
+
+def import_headers(response):
+    response["OpenStack-image-import-methods"] = ",".join(IMPORT_METHODS)
+    response["OpenStack-image-store-ids"] = ",".join(store.name for store in all_stores())
+    return response
+
+
+class ImageListView(ApiView):
+    def get(self, request):
+        params = request.query_params
+        visibility = params.get("visibility")
+        if visibility is not None and visibility not in ("public", "private", "shared",
+                                                         "community", "all"):
+            raise Invalid(f"Invalid visibility value: {visibility}")
+        member_status = params.get("member_status", "accepted")
+        if member_status not in ("pending", "accepted", "rejected", "all"):
+            raise Invalid(f"Invalid member_status value: {member_status}")
+        limit = listing.parse_limit(params)
+        order = listing.parse_sort(params)
+        queryset = images_listed_for(request.caller, visibility=visibility,
+                                     member_status=member_status)
+        queryset = listing.apply_filters(queryset, params)
+        page = listing.order_and_page(queryset, order, marker_id=params.get("marker"),
+                                      limit=limit)
+        query = [(k, v) for k in params for v in params.getlist(k) if k != "marker"]
+        body = {"images": views_of(page, show_locations=request.caller.admin),
+                "schema": "/v2/schemas/images",
+                "first": "/v2/images" + ("?" + urlencode(query) if query else "")}
+        if limit and len(page) == limit:
+            if "limit" not in params:
+                query.append(("limit", str(limit)))
+            body["next"] = "/v2/images?" + urlencode(query + [("marker", page[-1].id)])
+        return Response(body)
+
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else None
-        if data is None:
-            raise Invalid("Unexpected body type. Expected dict.")
-        base = {"id", "name", "visibility", "protected", "os_hidden", "min_ram", "min_disk",
-                "disk_format", "container_format", "tags"}
-        kwargs = {k: data[k] for k in base if k in data}
-        properties = {k: v for k, v in data.items() if k not in base and k != "owner"}
-        image = services.image_create(owner=data.get("owner") if is_admin(request.user)
-                                      else project_of(request.user),
-                                      properties=properties, **kwargs)
-        response = Response(image_view(image, show_locations=is_admin(request.user)),
+        kwargs = image_create_arguments(self.json_body(request), request.caller)
+        image = services.image_create(**kwargs)
+        response = Response(image_view(image, show_locations=request.caller.admin),
                             status=status.HTTP_201_CREATED)
         response["Location"] = request.build_absolute_uri(f"/v2/images/{image.id}")
-        return response
+        return import_headers(response)
 
 
-class ImageDetailView(APIView):
+class ImageDetailView(ApiView):
     def get(self, request, image_id):
-        image = image_get(image_id)
-        return Response(image_view(image, show_locations=is_admin(request.user)))
+        image = self.visible_image(request, image_id)
+        return Response(image_view(image, show_locations=request.caller.admin))
+
+    def patch(self, request, image_id):
+        check_content_type(request.content_type)
+        image = self.owned_image(request, image_id)
+        properties = dict(ImageProperty.objects.filter(image=image).values_list("name", "value"))
+        update = patch_to_update(self.json_body(request), image, request.caller, properties)
+        services.image_update(image=image, **update)
+        image.refresh_from_db()
+        return Response(image_view(image, show_locations=request.caller.admin))
 
     def delete(self, request, image_id):
-        services.image_delete(image=image_get(image_id))
+        services.image_delete(image=self.owned_image(request, image_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ImageFileView(RawBodyMixin, APIView):
+class ImageTagView(ApiView):
+    def put(self, request, image_id, tag):
+        services.tag_add(image=self.owned_image(request, image_id), value=tag)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def delete(self, request, image_id, tag):
+        services.tag_remove(image=self.owned_image(request, image_id), value=tag)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageActionView(ApiView):
+    actions = {"deactivate": services.image_deactivate, "reactivate": services.image_reactivate}
+
+    def post(self, request, image_id, action):
+        if action not in self.actions:
+            raise Invalid(f"Unknown action {action!r}")
+        self.actions[action](image=self.owned_image(request, image_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageFileView(RawBodyMixin, ApiView):
     def put(self, request, image_id):
-        image = image_get(image_id)
-        size = request.headers.get("X-Openstack-Image-Size")
-        if size is not None and not size.isdigit():
-            raise Invalid("x-openstack-image-size must be a non-negative integer")
+        self.check_octet_stream(request)
+        image = self.owned_image(request, image_id)
         services.image_upload(image=image, stream=self.body_stream(request),
                               store_name=request.headers.get("X-Image-Meta-Store") or None,
-                              expected_size=int(size) if size is not None else None)
+                              expected_size=self.expected_size(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get(self, request, image_id):
-        image = image_get(image_id)
+        image = self.visible_image(request, image_id)
+        if image.status == image.Status.DEACTIVATED and not request.caller.admin:
+            raise Forbidden("The requested image has been deactivated. Image data download "
+                            "is forbidden.")
         offset, length, partial = 0, None, False
-        if image.size is not None and "Range" in request.headers:
-            offset, length = parse_range(request.headers["Range"], image.size)
+        header = request.headers.get("Range") or request.headers.get("Content-Range")
+        if image.size is not None and header:
+            offset, length = parse_range(header, image.size)
             partial = True
         prefer = [s for s in request.query_params.get("prefer", "").split(",") if s]
         reader, _ = services.image_download(image=image, offset=offset, length=length,
@@ -90,6 +179,7 @@ class ImageFileView(RawBodyMixin, APIView):
             response.close = reader.close  # release the store connection when done
         response["Content-Type"] = "application/octet-stream"
         response["Content-Length"] = str(count)
+        response.headers.pop("Content-Disposition", None)
         if image.checksum:
             response["Content-MD5"] = image.checksum
         if partial:
@@ -100,9 +190,12 @@ class ImageFileView(RawBodyMixin, APIView):
 
 def parse_range(header, size):
     """(offset, length) of a single `bytes=a-b` range; Invalid or NotSatisfiable."""
+    header = header.strip()
+    if header.startswith("bytes ") and "/" in header:  # an old client's Content-Range
+        header = "bytes=" + header[6:].split("/")[0]
     if "," in header:
         raise Invalid("Multiple ranges are not supported")
-    match = RANGE_RE.match(header.strip())
+    match = RANGE_RE.match(header)
     if not match or match.groups() == ("", ""):
         raise NotSatisfiable(f"Invalid range {header!r}")
     first, last = match.groups()

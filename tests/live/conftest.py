@@ -61,16 +61,71 @@ class Portal:
             self.process.wait(20)
 
 
+PORTAL_TOML = """
+default_store = "file"
+
+[stores.file]
+backend = "file"
+description = "Local disk"
+root = "{data}/images/file"
+weight = 100
+
+[stores.cheap]
+backend = "file"
+description = "Second disk"
+root = "{data}/images/cheap"
+weight = 50
+
+[stores.swift]
+backend = "swift"
+description = "Swift"
+auth_url = "{env[SWIFT_AUTH_URL]}"
+user = "{env[SWIFT_USER]}"
+key = "{env[SWIFT_KEY]}"
+container = "{bucket}"
+reference = "ref1"
+weight = 20
+
+[stores.s3]
+backend = "s3"
+description = "S3"
+endpoint_url = "{env[S3_ENDPOINT_URL]}"
+access_key = "{env[S3_ACCESS_KEY]}"
+secret_key = "{env[S3_SECRET_KEY]}"
+bucket = "{bucket}"
+region = "{env[S3_REGION]}"
+chunk_size = 5242880
+weight = 10
+"""
+
+
 @pytest.fixture(scope="session")
-def live_portal(tmp_path_factory):
+def live_portal(tmp_path_factory, swift_env):
+    """A portal with stores file (default), cheap, swift (reference ref1) and s3."""
     data_dir = tmp_path_factory.mktemp("portal-data")
+    for name in ("file", "cheap"):
+        (data_dir / "images" / name).mkdir(parents=True)
+    bucket = f"live{os.getpid()}"
+    config = data_dir / "portal.toml"
+    config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket))
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "PORTAL_CONFIG", "DJANGO_SETTINGS_MODULE")}
-    env["PORTAL_DATA_DIR"] = str(data_dir)
+           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config))
     portal = Portal(data_dir, env)
+    portal.bucket = bucket
     portal.manage("migrate", "--noinput", "-v0")
     portal.admin_token = portal.token("admin", "--admin")
     portal.user_token = portal.token("alice", "--project", "alice-project")
     portal.start()
     yield portal
     portal.stop()
+    portal.manage("shell", "-c", CLEAN_STORES)
+
+
+CLEAN_STORES = """
+from stores.registry import get_store
+for name in ("swift", "s3"):
+    store = get_store(name)
+    for key in list(store.keys()):
+        store.delete(store.uri_for(key))
+"""

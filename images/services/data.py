@@ -1,5 +1,4 @@
-"""The flows on images: one function each, shared by the API, the portal, the admin,
-the management commands and the worker."""
+"""Image data: upload, download, copy and delete, each streaming the bytes once."""
 import logging
 
 from django.conf import settings
@@ -8,9 +7,9 @@ from django.utils import timezone
 
 from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFound,
                                StoreFailed, TooLarge)
-from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation,
+from images.models import (Image, ImageLocation,
                            ImageProperty, ImageTag)
-from images.selectors import image_locations, is_uuid
+from images.selectors import image_locations
 from stores.exceptions import (InvalidLocation, SizeCapExceeded,
                                SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
 from stores.registry import all_stores, get_store, store_for_uri
@@ -19,6 +18,8 @@ from stores.streams import HashingReader, SizeLimitedReader
 logger = logging.getLogger(__name__)
 
 HASH_ALGO = "sha512"
+# Hidden image property holding the URI of data staged for a glance-direct import.
+STAGING_PROPERTY = "os_glance_staging_uri"
 Status = Image.Status
 
 
@@ -38,44 +39,6 @@ def store_get(name=None, *, writable=False):
         raise Invalid(f"Store '{store.name}' is read-only; writable stores: "
                       f"{', '.join(s.name for s in all_stores() if not s.read_only)}")
     return store
-
-
-@transaction.atomic
-def image_create(*, owner, id=None, name=None, disk_format=None, container_format=None,
-                 visibility=Image.Visibility.SHARED, protected=False, os_hidden=False,
-                 min_disk=0, min_ram=0, tags=(), properties=None):
-    """Create a `queued` image record (no data yet)."""
-    _check_choice("disk_format", disk_format, DISK_FORMATS)
-    _check_choice("container_format", container_format, CONTAINER_FORMATS)
-    _check_choice("visibility", visibility, Image.Visibility.values)
-    for field, value in (("min_disk", min_disk), ("min_ram", min_ram)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise Invalid(f"{field} must be a non-negative integer")
-    if name is not None and len(name) > 255:
-        raise Invalid("name is longer than 255 characters")
-    if id is not None:
-        if not is_uuid(id):
-            raise Invalid(f"Invalid image id '{id}': it must be a UUID")
-        id = str(id).lower()
-        # Ids are never reused, not even those of deleted images (OSSN-0075).
-        if Image.all_objects.filter(pk=id).exists():
-            raise Conflict(f"Image with identifier {id} already exists!")
-    image = Image(owner=owner, name=name, disk_format=disk_format,
-                  container_format=container_format, visibility=visibility,
-                  protected=protected, os_hidden=os_hidden, min_disk=min_disk, min_ram=min_ram,
-                  status=Status.QUEUED)
-    if id is not None:
-        image.id = id
-    image.save(force_insert=True)
-    for tag in sorted(set(tags)):
-        if len(tag) > 255:
-            raise Invalid("A tag is longer than 255 characters")
-        ImageTag.objects.create(image=image, value=tag)
-    for key, value in (properties or {}).items():
-        if len(key) > 255:
-            raise Invalid("A property name is longer than 255 characters")
-        ImageProperty.objects.create(image=image, name=key, value=value)
-    return image
 
 
 def _set_status(image, *, expected, status, **fields):
@@ -201,6 +164,26 @@ def image_download(*, image, offset=0, length=None, prefer=()):
     raise StoreFailed("No location of the image could be read: " + "; ".join(errors))
 
 
+def staging_store():
+    """Where staged data goes: `settings.STAGING_STORE`, else the default store. A store, not
+    a web node's disk, so any web process or worker can finish the import."""
+    return get_store(getattr(settings, "STAGING_STORE", None) or settings.DEFAULT_STORE)
+
+
+def staged_remove(image):
+    """Remove data staged for the image, if any (and forget where it was)."""
+    row = ImageProperty.objects.filter(image=image, name=STAGING_PROPERTY).first()
+    if row is None:
+        return
+    try:
+        staging_store().delete(row.value)
+    except (StoreError, InvalidLocation):
+        logger.exception("image %s: staged data not removed", image.id)
+        return
+    row.deleted, row.deleted_at = True, timezone.now()
+    row.save(update_fields=["deleted", "deleted_at"])
+
+
 def _location_remove(location, *, store=None):
     """Delete a location's data and mark its row deleted; a store that fails leaves the row
     `pending_delete` for the scrubber."""
@@ -231,13 +214,34 @@ def image_delete(*, image):
                                           updated_at=now)
         if not updated:
             raise NotFound(f"No image found with ID {image.id}")
-        for related in (ImageProperty, ImageTag):
-            related.objects.filter(image=image).update(deleted=True, deleted_at=now)
+        ImageTag.objects.filter(image=image).update(deleted=True, deleted_at=now)
+        ImageProperty.objects.filter(image=image).exclude(name=STAGING_PROPERTY).update(
+            deleted=True, deleted_at=now)
         image.members.filter(deleted=False).update(deleted=True, deleted_at=now)
     image.status, image.deleted, image.deleted_at = Status.DELETED, True, now
+    staged_remove(image)
     for location in image_locations(image):
         _location_remove(location)
     return image
+
+
+def location_delete(*, image, store_name):
+    """Remove the image's data from one store; the image keeps its other locations."""
+    if store_name not in {store.name for store in all_stores()}:
+        raise Conflict(f"Store '{store_name}' is not configured")
+    if image.status != Status.ACTIVE:
+        raise Conflict(f"Image {image.id} is {image.status}: only an active image's data can "
+                       "be removed from a store")
+    locations = [loc for loc in image_locations(image) if loc.status == loc.Status.ACTIVE]
+    targets = [loc for loc in locations if loc.store == store_name]
+    if not targets:
+        raise NotFound(f"Image {image.id} has no data in store '{store_name}'")
+    if len(targets) == len(locations):
+        raise Forbidden(f"Store '{store_name}' holds the image's only copy: delete the image "
+                        "instead")
+    for location in targets:
+        _location_remove(location)
+    Image.objects.filter(pk=image.pk).update(updated_at=timezone.now())
 
 
 def stores_health():

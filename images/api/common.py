@@ -1,0 +1,48 @@
+"""What every Image API view shares: the caller, JSON bodies, rights, request ids."""
+import json
+
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from images.exceptions import Forbidden, Invalid
+from images.selectors import Caller, image_get_visible
+
+
+class ApiView(APIView):
+    """An Image API endpoint: JSON out, bodies read by the view itself (never by DRF's
+    parsers, which would spool an upload or refuse glanceclient's content types)."""
+
+    parser_classes = []
+    renderer_classes = [JSONRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        request.caller = Caller.of(request.user)
+
+    def json_body(self, request):
+        """The request body as JSON, whatever its Content-Type (as Glance parses it)."""
+        raw = request._request.body
+        if not raw:
+            raise Invalid("Request body is missing; a JSON body is required.")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("Malformed JSON in request body.") from None
+
+    def visible_image(self, request, image_id):
+        return image_get_visible(image_id, request.caller)
+
+    def owned_image(self, request, image_id):
+        """The image, if the caller may change it: 404 if unseen, 403 if seen but not theirs."""
+        image = self.visible_image(request, image_id)
+        check_owner(request.caller, image)
+        return image
+
+
+def check_owner(caller, image):
+    if not caller.admin and (caller.project is None or image.owner != caller.project):
+        raise Forbidden("You are not permitted to modify this image.")
+
+
+def is_admin(request):
+    return request.caller.admin

@@ -1,0 +1,72 @@
+"""Multi-store discovery and per-store delete: `/v2/info/stores`, `/v2/stores/STORE/ID`."""
+from django.conf import settings
+from django.db.models import Sum
+from rest_framework import status
+from rest_framework.response import Response
+
+from images import services
+from images.api.common import ApiView
+from images.api.views import IMPORT_METHODS
+from images.exceptions import Forbidden
+from images.models import Image
+from stores.registry import all_stores
+
+
+class StoresInfoView(ApiView):
+    def get(self, request):
+        stores = []
+        for store in all_stores():
+            entry = {"id": store.name}
+            if store.description:
+                entry["description"] = store.description
+            if store.name == settings.DEFAULT_STORE:
+                entry["default"] = "true"
+            if store.read_only:
+                entry["read-only"] = "true"
+            stores.append(entry)
+        return Response({"stores": stores})
+
+
+class StoresDetailView(ApiView):
+    def get(self, request):
+        if not request.caller.admin:
+            raise Forbidden("Store details are for admins only.")
+        stores = []
+        for store in all_stores():
+            entry = {"id": store.name, "type": store.kind, "weight": store.weight,
+                     "properties": store.info()}
+            if store.description:
+                entry["description"] = store.description
+            if store.name == settings.DEFAULT_STORE:
+                entry["default"] = "true"
+            if store.read_only:
+                entry["read-only"] = "true"
+            stores.append(entry)
+        return Response({"stores": stores})
+
+
+class StoreImageView(ApiView):
+    def delete(self, request, store_name, image_id):
+        image = self.owned_image(request, image_id)
+        services.location_delete(image=image, store_name=store_name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImportInfoView(ApiView):
+    def get(self, request):
+        return Response({"import-methods": {"description": "Import methods available.",
+                                            "type": "array", "value": list(IMPORT_METHODS)}})
+
+
+class UsageView(ApiView):
+    def get(self, request):
+        images = Image.objects.filter(owner=request.caller.project)
+        total = images.aggregate(total=Sum("size"))["total"] or 0
+        uploading = images.filter(status__in=[Image.Status.SAVING, Image.Status.UPLOADING,
+                                              Image.Status.IMPORTING]).count()
+        return Response({"usage": {
+            "image_size_total": {"usage": total // 2**20, "limit": -1},
+            "image_stage_total": {"usage": 0, "limit": -1},
+            "image_count_total": {"usage": images.count(), "limit": -1},
+            "image_count_uploading": {"usage": uploading, "limit": -1},
+        }})

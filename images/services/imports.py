@@ -1,0 +1,321 @@
+"""Interoperable import: staging data, then importing it (or a URL, or a copy) into stores.
+
+Staged data lives in a store (see data.staging_store), not on a web node's disk, so any web
+process or worker can finish an import.
+"""
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from images.exceptions import Conflict, ImageError, Invalid, NotFound, StoreFailed
+from images.models import Image, ImageLocation, ImageProperty, Task, TaskInfo
+from images.services.data import (HASH_ALGO, STAGING_PROPERTY, _remove_quietly, _set_status,
+                                  _upload_error, image_download, staged_remove, staging_store)
+from stores.exceptions import StoreError, StreamError
+from stores.registry import all_stores, get_store
+from stores.streams import HashingReader, SizeLimitedReader
+
+logger = logging.getLogger(__name__)
+Status = Image.Status
+METHODS = ("glance-direct", "web-download", "copy-image")
+TASK_LOCK = "os_glance_import_task"
+IMPORTING = "os_glance_importing_to_stores"
+FAILED = "os_glance_failed_import"
+# Glance keeps finished tasks for 48 hours (task_time_to_live).
+TASK_TTL = timedelta(hours=48)
+PROGRESS_STEP = 64 * 2**20
+
+
+def _staging_key(image):
+    return f"staging-{image.id}"
+
+
+def _property(image, name):
+    return ImageProperty.objects.filter(image=image, name=name).values_list(
+        "value", flat=True).first()
+
+
+def _set_property(image, name, value):
+    row = ImageProperty.all_objects.filter(image=image, name=name).first()
+    if row is None:
+        ImageProperty.objects.create(image=image, name=name, value=value)
+    else:
+        row.value, row.deleted, row.deleted_at = value, False, None
+        row.save(update_fields=["value", "deleted", "deleted_at"])
+
+
+def _drop_property(image, name):
+    ImageProperty.objects.filter(image=image, name=name).update(
+        deleted=True, deleted_at=timezone.now())
+
+
+def _store_list(value):
+    return [name for name in (value or "").split(",") if name]
+
+
+def image_stage(*, image, stream, expected_size=None):
+    """Keep the data for a later glance-direct import: `queued` → `uploading`."""
+    if not image.disk_format or not image.container_format:
+        raise Invalid("Properties disk_format and container_format must be set prior to "
+                      "staging data.")
+    if not _set_status(image, expected=[Status.QUEUED], status=Status.UPLOADING):
+        image.refresh_from_db()
+        raise Conflict(f"Image status transition from {image.status} to uploading is not "
+                       "allowed")
+    store = staging_store()
+    reader = SizeLimitedReader(stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP)
+    try:
+        uri = store.save(_staging_key(image), reader)
+    except BaseException as exc:
+        _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
+        raise _upload_error(exc, store) from exc
+    _set_property(image, STAGING_PROPERTY, uri)
+    Image.objects.filter(pk=image.pk).update(size=reader.size)
+    return image
+
+
+def _target_stores(method, *, stores, all_stores_flag, header_store, image):
+    given = [x is not None and x is not False for x in (stores, header_store)]
+    if sum(given) + bool(all_stores_flag) > 1:
+        if not (stores and header_store and list(stores) == [header_store]):
+            raise Invalid("Use only one of 'stores', 'all_stores' and the X-Image-Meta-Store "
+                          "header")
+    writable = [store.name for store in all_stores() if not store.read_only]
+    if all_stores_flag:
+        names = list(writable)
+    elif stores is not None:
+        if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
+            raise Invalid("'stores' must be a list of store ids")
+        names = list(dict.fromkeys(stores))
+    elif header_store:
+        names = [header_store]
+    else:
+        names = [settings.DEFAULT_STORE]
+    for name in names:
+        if name not in writable:
+            raise Conflict(f"Unknown or read-only store '{name}'; writable stores: "
+                           f"{', '.join(writable)}")
+    if method == "copy-image":
+        present = {loc.store for loc in image.locations.filter(status="active")}
+        if stores is not None and present & set(names):
+            raise Invalid(f"Image is already present in store(s) "
+                          f"{', '.join(sorted(present & set(names)))}")
+        names = [name for name in names if name not in present]
+    return names
+
+
+def image_import(*, image, body, caller, header_store=None, request_id=None, url_check=None):
+    """Start an import (`POST /v2/images/ID/import`): validate, lock the image, record a task.
+
+    Returns the task; the caller queues `image_import_task` for it once committed.
+    """
+    if not isinstance(body, dict):
+        raise Invalid("Unexpected body type. Expected dict.")
+    method = body.get("method")
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+        raise Invalid("Import request requires a 'method' with a 'name'")
+    name = method["name"]
+    if name not in METHODS:
+        raise Invalid(f"Unknown import method name '{name}'")
+    must_succeed = body.get("all_stores_must_succeed", True)
+    all_flag = body.get("all_stores", False)
+    if not isinstance(must_succeed, bool) or not isinstance(all_flag, bool):
+        raise Invalid("'all_stores' and 'all_stores_must_succeed' must be true or false")
+    if name == "copy-image":
+        if image.status != Status.ACTIVE:
+            raise Conflict(f"Image {image.id} is {image.status}: only an active image can be "
+                           "copied")
+    elif image.status == Status.ACTIVE:
+        raise Conflict(f"Image {image.id} is already active")
+    elif name == "glance-direct" and image.status != Status.UPLOADING:
+        raise Conflict(f"Image {image.id} is {image.status}: stage data before a glance-direct "
+                       "import")
+    elif name == "web-download" and image.status != Status.QUEUED:
+        raise Conflict(f"Image {image.id} is {image.status}: web-download needs a queued image")
+    if not image.disk_format or not image.container_format:
+        raise Conflict("Properties disk_format and container_format must be set prior to "
+                       "importing data.")
+    names = _target_stores(name, stores=body.get("stores"), all_stores_flag=all_flag,
+                           header_store=header_store, image=image)
+    if name == "web-download":
+        uri = method.get("uri")
+        if not isinstance(uri, str):
+            raise Invalid("web-download requires a 'uri'")
+        if url_check is not None:
+            url_check(uri)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        holder = _property(locked, TASK_LOCK)
+        if holder and Task.objects.filter(pk=holder, status__in=["pending",
+                                                                  "processing"]).exists():
+            raise Conflict("Image has active task")
+        task = Task.objects.create(owner=image.owner or caller.project or "", image_id=image.id,
+                                   request_id=request_id,
+                                   user_id=str(caller.user.pk) if caller.user else None,
+                                   expires_at=now + TASK_TTL, updated_at=now)
+        TaskInfo.objects.create(task=task, message="", result={}, input={
+            "image_id": image.id, "import_req": body, "backend": names})
+        _set_property(locked, TASK_LOCK, task.id)
+        _set_property(locked, IMPORTING, ",".join(names))
+        failed = [s for s in _store_list(_property(locked, FAILED)) if s not in names]
+        _set_property(locked, FAILED, ",".join(failed))
+        if name != "copy-image":
+            Image.objects.filter(pk=image.pk).update(status=Status.IMPORTING, updated_at=now)
+    return task
+
+
+class _Progress:
+    """Counts bytes through a reader and writes 'Copied N MiB' to the task every 64 MiB."""
+
+    def __init__(self, reader, task):
+        self._reader, self._task, self.size, self._next = reader, task, 0, PROGRESS_STEP
+
+    def read(self, n=-1):
+        chunk = self._reader.read(n)
+        self.size += len(chunk)
+        if self.size >= self._next:
+            self._next += PROGRESS_STEP
+            TaskInfo.objects.filter(task=self._task).update(
+                message=f"Copied {self.size // 2**20} MiB")
+            Task.objects.filter(pk=self._task.pk).update(updated_at=timezone.now())
+        return chunk
+
+
+def _open_source(image, method, fetch):
+    if method == "copy-image":
+        return image_download(image=image)[0]
+    staged = _property(image, STAGING_PROPERTY)
+    if not staged:
+        raise StoreFailed("No staged data for this image")
+    return staging_store().open(staged)
+
+
+def image_import_run(*, task, fetch=None):
+    """Run an import task: each target store gets the bytes, hashed on the way.
+
+    The first store written sets the image's checksums; every later store must hash to the
+    same, or its copy is removed. With all_stores_must_succeed a failure removes every copy
+    written and the image goes back to `queued`; without it, failed stores are listed in
+    os_glance_failed_import and the image is active after the first success.
+    """
+    info = task.info
+    request = info.input["import_req"]
+    method = request["method"]["name"]
+    must_succeed = request.get("all_stores_must_succeed", True)
+    names = list(info.input["backend"])
+    image = Image.objects.get(pk=task.image_id)
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.PROCESSING,
+                                           updated_at=timezone.now())
+    if method == "web-download":
+        try:
+            _web_download_to_staging(image, request["method"]["uri"], fetch, task)
+        except (ImageError, StoreError, StreamError, ValueError, OSError) as exc:
+            return _finish(task, image, method, written=[], failed=names, error=exc)
+    algo = image.os_hash_algo or HASH_ALGO
+    expected = None if method != "copy-image" else \
+        (image.size, image.checksum, image.os_hash_value)
+    written, failed, error = [], [], None
+    for name in names:
+        store = get_store(name)
+        try:
+            source = _open_source(image, method, fetch)
+            reader = HashingReader(_Progress(SizeLimitedReader(
+                source, cap=settings.IMAGE_SIZE_CAP), task), ("md5", algo))
+            try:
+                with source:
+                    uri = store.save(image.id, reader)
+                digests = reader.hexdigests()
+            except BaseException as exc:
+                reader.close()
+                raise _upload_error(exc, store) from exc
+            got = (reader.size, digests["md5"], digests[algo])
+            if expected is None:
+                expected = got
+            elif got != expected:
+                _remove_quietly(store, uri)
+                raise StoreFailed(f"The data written to store '{name}' does not match the "
+                                  "image's checksums")
+            ImageLocation.objects.create(image=image, value=uri, meta_data={"store": name},
+                                         status="active")
+            written.append((store, uri))
+            if method != "copy-image" and not must_succeed and len(written) == 1:
+                _activate(image, expected, algo)
+        except (ImageError, StoreError, StreamError) as exc:
+            logger.warning("task %s: store %s failed: %s", task.id, name, exc)
+            failed.append(name)
+            error = exc
+            if must_succeed:
+                break
+        finally:
+            _progress_done(image, name)
+    if method != "copy-image" and written and not (must_succeed and failed):
+        _activate(image, expected, algo)
+    return _finish(task, image, method, written=written, failed=failed, error=error,
+                   must_succeed=must_succeed)
+
+
+def _web_download_to_staging(image, uri, fetch, task):
+    store = staging_store()
+    with fetch(uri) as response:
+        reader = _Progress(SizeLimitedReader(response, expected_size=response.length,
+                                             cap=settings.IMAGE_SIZE_CAP), task)
+        staged = store.save(_staging_key(image), reader)
+    _set_property(image, STAGING_PROPERTY, staged)
+
+
+def _activate(image, expected, algo):
+    size, md5, digest = expected
+    Image.objects.filter(pk=image.pk).update(
+        status=Status.ACTIVE, size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
+        virtual_size=size if image.disk_format == "raw" else None, updated_at=timezone.now())
+
+
+def _progress_done(image, name):
+    remaining = [s for s in _store_list(_property(image, IMPORTING)) if s != name]
+    _set_property(image, IMPORTING, ",".join(remaining))
+
+
+def _finish(task, image, method, *, written, failed, error, must_succeed=True):
+    if failed:
+        previous = _store_list(_property(image, FAILED))
+        _set_property(image, FAILED, ",".join(dict.fromkeys(previous + failed)))
+    success = bool(written) and not (must_succeed and failed)
+    if not success and method != "copy-image":
+        for store, uri in written:  # all or nothing: keep no partial import
+            _remove_quietly(store, uri)
+        ImageLocation.objects.filter(image=image, value__in=[u for _, u in written]).update(
+            deleted=True, deleted_at=timezone.now(), status="deleted")
+        Image.objects.filter(pk=image.pk).update(status=Status.QUEUED, size=None,
+                                                 checksum=None, os_hash_value=None,
+                                                 virtual_size=None, updated_at=timezone.now())
+    if method != "copy-image" and (success or not written):
+        staged_remove(image)
+    _set_property(image, IMPORTING, "")
+    _drop_property(image, TASK_LOCK)
+    message = (f"Imported into {', '.join(s.name for s, _ in written)}" if success
+               else f"Import failed: {error}")
+    if success and failed:
+        message += f"; failed: {', '.join(failed)}"
+    Task.objects.filter(pk=task.pk).update(
+        status=Task.Status.SUCCESS if success else Task.Status.FAILURE,
+        updated_at=timezone.now())
+    TaskInfo.objects.filter(task=task).update(message=message,
+                                              result={"image_id": image.id})
+    return success
+
+
+def image_tasks(*, image):
+    return list(Task.objects.filter(image_id=image.id).select_related("info")
+                .order_by("-created_at"))
+
+
+def task_get(task_id):
+    task = Task.objects.filter(pk=task_id).select_related("info").first()
+    if task is None:
+        raise NotFound(f"No task {task_id}")
+    return task
+

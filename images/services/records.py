@@ -1,0 +1,183 @@
+"""Image records: create, update, tags, members, deactivate."""
+from django.db import transaction
+from django.utils import timezone
+
+from images.exceptions import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageMember,
+                           ImageProperty, ImageTag)
+from images.selectors import is_uuid
+
+Status = Image.Status
+# Glance's per-image quotas (image_property_quota, image_tag_quota, image_member_quota).
+PROPERTY_QUOTA = TAG_QUOTA = MEMBER_QUOTA = 128
+
+
+def _check_choice(field, value, allowed):
+    if value is not None and value not in allowed:
+        raise Invalid(f"Invalid value '{value}' for {field}: allowed values are "
+                      f"{', '.join(allowed)}")
+
+
+@transaction.atomic
+def image_create(*, owner, id=None, name=None, disk_format=None, container_format=None,
+                 visibility=Image.Visibility.SHARED, protected=False, os_hidden=False,
+                 min_disk=0, min_ram=0, tags=(), properties=None):
+    """Create a `queued` image record (no data yet)."""
+    _check_choice("disk_format", disk_format, DISK_FORMATS)
+    _check_choice("container_format", container_format, CONTAINER_FORMATS)
+    _check_choice("visibility", visibility, Image.Visibility.values)
+    for field, value in (("min_disk", min_disk), ("min_ram", min_ram)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise Invalid(f"{field} must be a non-negative integer")
+    if name is not None and len(name) > 255:
+        raise Invalid("name is longer than 255 characters")
+    if id is not None:
+        if not is_uuid(id):
+            raise Invalid(f"Invalid image id '{id}': it must be a UUID")
+        id = str(id).lower()
+        # Ids are never reused, not even those of deleted images (OSSN-0075).
+        if Image.all_objects.filter(pk=id).exists():
+            raise Conflict(f"Image with identifier {id} already exists!")
+    image = Image(owner=owner, name=name, disk_format=disk_format,
+                  container_format=container_format, visibility=visibility,
+                  protected=protected, os_hidden=os_hidden, min_disk=min_disk, min_ram=min_ram,
+                  status=Status.QUEUED)
+    if id is not None:
+        image.id = id
+    image.save(force_insert=True)
+    for tag in sorted(set(tags)):
+        if len(tag) > 255:
+            raise Invalid("A tag is longer than 255 characters")
+        ImageTag.objects.create(image=image, value=tag)
+    for key, value in (properties or {}).items():
+        if len(key) > 255:
+            raise Invalid("A property name is longer than 255 characters")
+        ImageProperty.objects.create(image=image, name=key, value=value)
+    return image
+
+
+def _live_property(image, name):
+    return ImageProperty.all_objects.filter(image=image, name=name).first()
+
+
+@transaction.atomic
+def image_update(*, image, changes=None, set_properties=None, remove_properties=(),
+                 tags=None):
+    """Apply base-field changes, extra properties and a new tag list in one transaction."""
+    changes = changes or {}
+    for field, value in changes.items():
+        if field == "disk_format":
+            _check_choice(field, value, DISK_FORMATS)
+        if field == "container_format":
+            _check_choice(field, value, CONTAINER_FORMATS)
+        if field in ("disk_format", "container_format") and value != getattr(image, field) \
+                and image.status not in (Status.QUEUED,):
+            raise Forbidden(f"Attribute {field} can be only replaced for a queued image.")
+        setattr(image, field, value)
+    if changes:
+        image.save(update_fields=list(changes))
+    now = timezone.now()
+    for name in remove_properties:
+        updated = ImageProperty.objects.filter(image=image, name=name).update(
+            deleted=True, deleted_at=now, updated_at=now)
+        if not updated:
+            raise Conflict(f"Property {name} does not exist.")
+    for name, value in (set_properties or {}).items():
+        row = _live_property(image, name)
+        if row is None:
+            ImageProperty.objects.create(image=image, name=name, value=value)
+        else:  # Glance revives a soft-deleted row: (image_id, name) is unique
+            row.value, row.deleted, row.deleted_at = value, False, None
+            row.save(update_fields=["value", "deleted", "deleted_at"])
+    if ImageProperty.objects.filter(image=image).count() > PROPERTY_QUOTA:
+        raise TooLarge(f"Maximum number of properties ({PROPERTY_QUOTA}) exceeded")
+    if tags is not None:
+        _tags_replace(image, tags)
+    if not changes:
+        Image.objects.filter(pk=image.pk).update(updated_at=now)
+    return image
+
+
+def _tags_replace(image, tags):
+    tags = set(tags)
+    if len(tags) > TAG_QUOTA:
+        raise TooLarge(f"Maximum number of tags ({TAG_QUOTA}) exceeded")
+    current = set(ImageTag.objects.filter(image=image).values_list("value", flat=True))
+    now = timezone.now()
+    ImageTag.objects.filter(image=image, value__in=current - tags).update(
+        deleted=True, deleted_at=now)
+    for value in sorted(tags - current):
+        ImageTag.objects.create(image=image, value=value)
+
+
+@transaction.atomic
+def tag_add(*, image, value):
+    if len(value) > 255:
+        raise Invalid("Tag is longer than 255 characters")
+    if not ImageTag.objects.filter(image=image, value=value).exists():
+        if ImageTag.objects.filter(image=image).count() >= TAG_QUOTA:
+            raise TooLarge(f"Maximum number of tags ({TAG_QUOTA}) exceeded")
+        ImageTag.objects.create(image=image, value=value)
+    Image.objects.filter(pk=image.pk).update(updated_at=timezone.now())
+
+
+@transaction.atomic
+def tag_remove(*, image, value):
+    now = timezone.now()
+    if not ImageTag.objects.filter(image=image, value=value).update(deleted=True, deleted_at=now):
+        raise NotFound(f"Tag {value} not found")
+    Image.objects.filter(pk=image.pk).update(updated_at=now)
+
+
+def image_deactivate(*, image):
+    if image.status == Status.DEACTIVATED:
+        return image
+    if image.status != Status.ACTIVE:
+        raise Forbidden("Only active images can be deactivated")
+    updated = Image.objects.filter(pk=image.pk, status=Status.ACTIVE).update(
+        status=Status.DEACTIVATED, updated_at=timezone.now())
+    if not updated:
+        raise Conflict("The image changed status; try again")
+    image.status = Status.DEACTIVATED
+    return image
+
+
+def image_reactivate(*, image):
+    if image.status == Status.ACTIVE:
+        return image
+    if image.status != Status.DEACTIVATED:
+        raise Forbidden("Only deactivated images can be reactivated")
+    updated = Image.objects.filter(pk=image.pk, status=Status.DEACTIVATED).update(
+        status=Status.ACTIVE, updated_at=timezone.now())
+    if not updated:
+        raise Conflict("The image changed status; try again")
+    image.status = Status.ACTIVE
+    return image
+
+
+@transaction.atomic
+def member_create(*, image, member):
+    if image.visibility != Image.Visibility.SHARED:
+        raise Forbidden(f"Image members can only be added to images with visibility shared "
+                        f"(this one is {image.visibility})")
+    if not isinstance(member, str) or not member or len(member) > 255:
+        raise Invalid("member must be a project id")
+    if ImageMember.objects.filter(image=image, member=member).exists():
+        raise Conflict(f"Member {member} already exists on image {image.id}")
+    if ImageMember.objects.filter(image=image).count() >= MEMBER_QUOTA:
+        raise TooLarge(f"Maximum number of image members ({MEMBER_QUOTA}) exceeded")
+    return ImageMember.objects.create(image=image, member=member)
+
+
+def member_update(*, member, status):
+    if status not in ImageMember.Status.values:
+        raise Invalid(f"Invalid status {status!r}: one of {', '.join(ImageMember.Status.values)}")
+    member.status = status
+    member.save(update_fields=["status"])
+    return member
+
+
+def member_delete(*, member):
+    now = timezone.now()
+    member.deleted, member.deleted_at = True, now
+    member.save(update_fields=["deleted", "deleted_at"])
