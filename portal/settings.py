@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "stores",
     "images",
@@ -144,6 +146,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "images.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Image portal: OpenStack Image API v2",
+    "DESCRIPTION": "Glance-compatible image API with multi-store upload, copy and delete.",
+    "VERSION": "2.17",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the sidecar package: the portal works with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {"securitySchemes": {"token": {
+        "type": "apiKey", "in": "header", "name": "X-Auth-Token"}}},
+    "SECURITY": [{"token": []}],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1 is JSON Schema: Glance's nullable types (["null", "string"]) are written as they are.
+    "OAS_VERSION": "3.1.0",
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
@@ -159,6 +179,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_queue / "processed"),
         "store_processed": False,
     }
+# A queue name of its own lets two portals share one broker without taking each other's work.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PORTAL_QUEUE") or "portal"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

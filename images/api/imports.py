@@ -3,6 +3,10 @@ image's tasks (`GET /v2/images/ID/tasks`)."""
 from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+from images.api import openapi as doc
+
 
 from images.api.common import ApiView
 from images.api.views import RawBodyMixin
@@ -23,6 +27,7 @@ def task_view(task):
 
 
 class StageView(RawBodyMixin, ApiView):
+    @extend_schema(request=doc.BINARY, responses={204: None, **doc.errors(400, 401, 403, 404, 409, 413, 415)})
     def put(self, request, image_id):
         self.check_octet_stream(request)
         image = self.owned_image(request, image_id)
@@ -41,6 +46,7 @@ def _check_url(url):
 
 
 class ImportView(ApiView):
+    @extend_schema(request={"application/json": doc.IMPORT}, responses={202: None, **doc.errors(400, 401, 403, 404, 409)})
     def post(self, request, image_id):
         body = self.json_body(request)
         image = self.visible_image(request, image_id)
@@ -59,12 +65,14 @@ class ImportView(ApiView):
 
 
 class ImageTasksView(ApiView):
+    @extend_schema(responses={200: doc.TASKS, **doc.errors(401, 403, 404)})
     def get(self, request, image_id):
         image = self.owned_image(request, image_id)
         return Response({"tasks": [task_view(t) for t in imports.image_tasks(image=image)]})
 
 
 class TaskView(ApiView):
+    @extend_schema(responses={200: doc.TASK, **doc.errors(401, 404)})
     def get(self, request, task_id):
         task = imports.task_get(task_id)
         if not request.caller.admin and task.owner != request.caller.project:

@@ -1,6 +1,10 @@
 """Image members (sharing): `/v2/images/ID/members[/MEMBER]`."""
 from rest_framework import status
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+from images.api import openapi as doc
+
 
 from images import services
 from images.api.common import ApiView
@@ -17,6 +21,7 @@ def member_view(member):
 
 
 class MemberListView(ApiView):
+    @extend_schema(operation_id="members_list", responses={200: doc.MEMBERS, **doc.errors(401, 404)})
     def get(self, request, image_id):
         image = self.visible_image(request, image_id)
         members = ImageMember.objects.filter(image=image).order_by("id")
@@ -26,6 +31,7 @@ class MemberListView(ApiView):
         return Response({"members": [member_view(m) for m in members],
                          "schema": "/v2/schemas/members"})
 
+    @extend_schema(request={"application/json": {"type": "object", "required": ["member"], "properties": {"member": {"type": "string"}}}}, responses={200: doc.MEMBER, **doc.errors(400, 401, 403, 404, 409, 413)})
     def post(self, request, image_id):
         image = self.owned_image(request, image_id)
         body = self.json_body(request)
@@ -46,9 +52,11 @@ class MemberDetailView(ApiView):
             raise NotFound(f"No member {member_id} on image {image_id}")
         return image, member
 
+    @extend_schema(responses={200: doc.MEMBER, **doc.errors(401, 404)})
     def get(self, request, image_id, member_id):
         return Response(member_view(self._member(request, image_id, member_id)[1]))
 
+    @extend_schema(request={"application/json": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["pending", "accepted", "rejected"]}}}}, responses={200: doc.MEMBER, **doc.errors(400, 401, 403, 404)})
     def put(self, request, image_id, member_id):
         _, member = self._member(request, image_id, member_id)
         if not request.caller.admin and member.member != request.caller.project:
@@ -59,6 +67,7 @@ class MemberDetailView(ApiView):
         return Response(member_view(services.member_update(member=member,
                                                            status=body["status"])))
 
+    @extend_schema(responses={204: None, **doc.errors(401, 403, 404)})
     def delete(self, request, image_id, member_id):
         image, member = self._member(request, image_id, member_id)
         if not request.caller.admin and image.owner != request.caller.project:

@@ -2,6 +2,9 @@
 every body it sends and receives against them."""
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+
 
 from images.api.common import ApiView
 from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image, ImageMember
@@ -185,6 +188,7 @@ class SchemaView(ApiView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(responses={200: {"type": "object"}})
     def get(self, request, name):
         from images.exceptions import NotFound
 

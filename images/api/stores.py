@@ -3,6 +3,10 @@ from django.conf import settings
 from django.db.models import Sum
 from rest_framework import status
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+from images.api import openapi as doc
+
 
 from images import services
 from images.api.common import ApiView
@@ -13,6 +17,7 @@ from stores.registry import all_stores
 
 
 class StoresInfoView(ApiView):
+    @extend_schema(responses={200: doc.STORES})
     def get(self, request):
         stores = []
         for store in all_stores():
@@ -28,6 +33,7 @@ class StoresInfoView(ApiView):
 
 
 class StoresDetailView(ApiView):
+    @extend_schema(responses={200: doc.STORES, **doc.errors(403)})
     def get(self, request):
         if not request.caller.admin:
             raise Forbidden("Store details are for admins only.")
@@ -46,6 +52,7 @@ class StoresDetailView(ApiView):
 
 
 class StoreImageView(ApiView):
+    @extend_schema(responses={204: None, **doc.errors(401, 403, 404, 409)})
     def delete(self, request, store_name, image_id):
         image = self.owned_image(request, image_id)
         services.location_delete(image=image, store_name=store_name)
@@ -53,12 +60,14 @@ class StoreImageView(ApiView):
 
 
 class ImportInfoView(ApiView):
+    @extend_schema(responses={200: doc.ANY_OBJECT})
     def get(self, request):
         return Response({"import-methods": {"description": "Import methods available.",
                                             "type": "array", "value": list(IMPORT_METHODS)}})
 
 
 class UsageView(ApiView):
+    @extend_schema(responses={200: doc.ANY_OBJECT})
     def get(self, request):
         images = Image.objects.filter(owner=request.caller.project)
         total = images.aggregate(total=Sum("size"))["total"] or 0

@@ -2,6 +2,10 @@
 from django.http import HttpResponseRedirect
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+from images.api import openapi as doc
+
 
 from images.api.common import ApiView
 
@@ -22,6 +26,7 @@ class VersionsView(ApiView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(responses={200: doc.ANY_OBJECT})
     def get(self, request):
         return Response(versions_document(request))
 
@@ -32,6 +37,7 @@ class RootView(ApiView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(exclude=True)
     def get(self, request):
         accept = request.headers.get("Accept", "")
         if "text/html" in accept:

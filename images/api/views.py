@@ -5,6 +5,10 @@ from urllib.parse import urlencode
 from django.http import FileResponse, StreamingHttpResponse
 from rest_framework import status
 from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
+
+from images.api import openapi as doc
+
 
 from images import services
 from images.api import listing
@@ -74,6 +78,7 @@ def import_headers(response):
 
 
 class ImageListView(ApiView):
+    @extend_schema(operation_id="images_list", parameters=doc.LIST_PARAMETERS, responses={200: doc.IMAGES, **doc.errors(400, 401)})
     def get(self, request):
         params = request.query_params
         visibility = params.get("visibility")
@@ -100,6 +105,7 @@ class ImageListView(ApiView):
             body["next"] = "/v2/images?" + urlencode(query + [("marker", page[-1].id)])
         return Response(body)
 
+    @extend_schema(request={"application/json": doc.IMAGE_CREATE}, operation_id="images_create", responses={201: doc.IMAGE, **doc.errors(400, 401, 403, 409, 413)})
     def post(self, request):
         kwargs = image_create_arguments(self.json_body(request), request.caller)
         image = services.image_create(**kwargs)
@@ -110,10 +116,12 @@ class ImageListView(ApiView):
 
 
 class ImageDetailView(ApiView):
+    @extend_schema(responses={200: doc.IMAGE, **doc.errors(401, 404)})
     def get(self, request, image_id):
         image = self.visible_image(request, image_id)
         return Response(image_view(image, show_locations=request.caller.admin))
 
+    @extend_schema(request={"application/openstack-images-v2.1-json-patch": doc.PATCH}, responses={200: doc.IMAGE, **doc.errors(400, 401, 403, 404, 409, 413, 415)})
     def patch(self, request, image_id):
         check_content_type(request.content_type)
         image = self.owned_image(request, image_id)
@@ -123,16 +131,19 @@ class ImageDetailView(ApiView):
         image.refresh_from_db()
         return Response(image_view(image, show_locations=request.caller.admin))
 
+    @extend_schema(responses={204: None, **doc.errors(401, 403, 404)})
     def delete(self, request, image_id):
         services.image_delete(image=self.owned_image(request, image_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ImageTagView(ApiView):
+    @extend_schema(request=None, responses={204: None, **doc.errors(400, 401, 403, 404, 413)})
     def put(self, request, image_id, tag):
         services.tag_add(image=self.owned_image(request, image_id), value=tag)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={204: None, **doc.errors(401, 403, 404)})
     def delete(self, request, image_id, tag):
         services.tag_remove(image=self.owned_image(request, image_id), value=tag)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -141,6 +152,7 @@ class ImageTagView(ApiView):
 class ImageActionView(ApiView):
     actions = {"deactivate": services.image_deactivate, "reactivate": services.image_reactivate}
 
+    @extend_schema(request=None, responses={204: None, **doc.errors(400, 401, 403, 404)})
     def post(self, request, image_id, action):
         if action not in self.actions:
             raise Invalid(f"Unknown action {action!r}")
@@ -149,6 +161,7 @@ class ImageActionView(ApiView):
 
 
 class ImageFileView(RawBodyMixin, ApiView):
+    @extend_schema(request=doc.BINARY, responses={204: None, **doc.errors(400, 401, 403, 404, 409, 410, 413, 415, 503)})
     def put(self, request, image_id):
         self.check_octet_stream(request)
         image = self.owned_image(request, image_id)
@@ -157,6 +170,7 @@ class ImageFileView(RawBodyMixin, ApiView):
                               expected_size=self.expected_size(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={(200, "application/octet-stream"): doc.BINARY["application/octet-stream"], 204: None, **doc.errors(401, 403, 404, 416, 503)})
     def get(self, request, image_id):
         image = self.visible_image(request, image_id)
         if image.status == image.Status.DEACTIVATED and not request.caller.admin:

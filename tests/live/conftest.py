@@ -55,10 +55,16 @@ class Portal:
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(self.url + "/admin/login/", process=self.process)
 
+        self.worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "portal", "worker", "--concurrency", "2",
+             "--loglevel", "WARNING"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
+        for process in (self.process, getattr(self, "worker", None)):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(30)
 
 
 PORTAL_TOML = """
@@ -110,7 +116,9 @@ def live_portal(tmp_path_factory, swift_env):
     config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket))
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config))
+    # A real Redis as the Celery broker, on a queue of this session's own.
+    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
+               CELERY_BROKER_URL="redis://127.0.0.1:6379/0", PORTAL_QUEUE=f"live-{bucket}")
     portal = Portal(data_dir, env)
     portal.bucket = bucket
     portal.manage("migrate", "--noinput", "-v0")
