@@ -134,6 +134,11 @@ STORES = _stores["STORES"]
 DEFAULT_STORE = _stores["DEFAULT_STORE"]
 # Glance's image_size_cap default: 1 TiB.
 IMAGE_SIZE_CAP = _stores["IMAGE_SIZE_CAP"]
+# Where glance-direct data waits for its import (None: the default store).
+STAGING_STORE = _stores["STAGING_STORE"]
+# What a web-download import may fetch (images/urlfetch.py: FetchPolicy). Loopback, private,
+# link-local and metadata addresses are refused unless listed in allowed_hosts.
+WEB_DOWNLOAD = _stores["WEB_DOWNLOAD"]
 # 1 MiB: glanceclient's chunk size, large enough that per-chunk Python overhead is
 # negligible next to hashing, small enough that a few in flight cost little memory.
 IMAGE_CHUNK_SIZE = 2**20

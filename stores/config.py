@@ -55,7 +55,8 @@ def embedded_default(data_dir):
             "WEIGHT": 50,
         },
     }
-    return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB}
+    return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB,
+            "STAGING_STORE": None, "WEB_DOWNLOAD": {}}
 
 
 def load(path, *, environ, base_dir):
@@ -77,7 +78,8 @@ def load(path, *, environ, base_dir):
 
 
 def parse(raw, *, environ, base_dir, source="config"):
-    unknown_top = set(raw) - {"default_store", "stores", "image_size_cap"}
+    unknown_top = set(raw) - {"default_store", "stores", "image_size_cap", "staging_store",
+                              "web_download"}
     if unknown_top:
         raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
     tables = raw.get("stores")
@@ -145,7 +147,16 @@ def parse(raw, *, environ, base_dir, source="config"):
     cap = raw.get("image_size_cap", ONE_TIB)
     if not isinstance(cap, int) or cap <= 0:
         raise ImproperlyConfigured(f"{source}: image_size_cap must be a positive integer (bytes)")
-    return {"STORES": stores, "DEFAULT_STORE": default, "IMAGE_SIZE_CAP": cap}
+    staging = raw.get("staging_store")
+    if staging is not None and staging not in stores:
+        raise ImproperlyConfigured(f"{source}: staging_store '{staging}' is not a configured "
+                                   f"store (one of {', '.join(stores)})")
+    web_download = raw.get("web_download", {})
+    if not isinstance(web_download, dict):
+        raise ImproperlyConfigured(f"{source}: [web_download] must be a table")
+    return {"STORES": stores, "DEFAULT_STORE": default, "IMAGE_SIZE_CAP": cap,
+            "STAGING_STORE": staging, "WEB_DOWNLOAD": _expand_env(web_download, environ,
+                                                                  f"{source}: [web_download]")}
 
 
 def _expand_env(value, environ, where):
