@@ -1,10 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
 from images.api.versions import RootView
 
 urlpatterns = [
     path("", RootView.as_view()),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/", include("images.api.v1.urls")),
     path("", include("images.api.urls")),
 ]
