@@ -1,8 +1,10 @@
 """A real portal under gunicorn, in its own data folder, for the HTTP tests."""
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +69,57 @@ class Portal:
                 process.wait(30)
 
 
+class CountingServer(http.server.ThreadingHTTPServer):
+    """Serves files from a folder, `/redirect?to=URL` as a 302, and counts connections."""
+
+    daemon_threads = True
+
+    def __init__(self, root):
+        self.root = root
+        self.connections = 0
+        handler = type("Handler", (WebHandler,), {})
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def get_request(self):
+        request = super().get_request()
+        self.connections += 1
+        return request
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class WebHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=str(args[2].root), **kwargs)
+
+    def do_GET(self):
+        if self.path.startswith("/redirect?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path.split("=", 1)[1])
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(root):
+    server = CountingServer(root)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
+    """A web server the portal is allowed to web-download from (operator allow-list)."""
+    server = serve(tmp_path_factory.mktemp("web"))
+    yield server
+    server.shutdown()
+
+
 PORTAL_TOML = """
 default_store = "file"
 
@@ -102,18 +155,22 @@ bucket = "{bucket}"
 region = "{env[S3_REGION]}"
 chunk_size = 5242880
 weight = 10
+
+[web_download]
+allowed_hosts = ["127.0.0.1:{web_port}"]
 """
 
 
 @pytest.fixture(scope="session")
-def live_portal(tmp_path_factory, swift_env):
+def live_portal(tmp_path_factory, swift_env, web_server):
     """A portal with stores file (default), cheap, swift (reference ref1) and s3."""
     data_dir = tmp_path_factory.mktemp("portal-data")
     for name in ("file", "cheap"):
         (data_dir / "images" / name).mkdir(parents=True)
     bucket = f"live{os.getpid()}"
     config = data_dir / "portal.toml"
-    config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket))
+    config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket,
+                                         web_port=web_server.server_address[1]))
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     # A real Redis as the Celery broker, on a queue of this session's own.
