@@ -4,6 +4,7 @@
 class ImageError(Exception):
     status = 400
     title = "Bad Request"
+    headers = {}
 
     def __init__(self, message):
         super().__init__(message)

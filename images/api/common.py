@@ -1,11 +1,29 @@
 """What every Image API view shares: the caller, JSON bodies, rights, request ids."""
 import json
 
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from images.exceptions import Forbidden, Invalid
 from images.selectors import Caller, image_get_visible
+
+
+class JsonAlways(BaseContentNegotiation):
+    """JSON whatever the Accept header says: openstacksdk sends an empty one, glanceclient
+    `*/*`, and Glance answers both with JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def has_body(request):
+    meta = request.META
+    return bool(meta.get("CONTENT_LENGTH") not in (None, "", "0")
+                or "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower())
 
 
 class ApiView(APIView):
@@ -14,9 +32,12 @@ class ApiView(APIView):
 
     parser_classes = []
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonAlways
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD", "DELETE") and has_body(request._request):
+            raise Invalid(f"A {request.method} request may not carry a body.")
         request.caller = Caller.of(request.user)
 
     def json_body(self, request):
@@ -26,7 +47,7 @@ class ApiView(APIView):
             raise Invalid("Request body is missing; a JSON body is required.")
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Invalid("Malformed JSON in request body.") from None
 
     def visible_image(self, request, image_id):

@@ -19,7 +19,8 @@ def exception_handler(exc, context):
     if isinstance(exc, ImageError):
         if exc.status == 204:
             return Response(status=204)
-        return Response(error_body(exc.status, exc.message), status=exc.status)
+        return Response(error_body(exc.status, exc.message), status=exc.status,
+                        headers=exc.headers or None)
     if isinstance(exc, UnknownStore):
         return Response(error_body(400, exc), status=400)
     if isinstance(exc, StoreError):
@@ -37,3 +38,13 @@ def exception_handler(exc, context):
             message = str(detail)
         response.data = error_body(response.status_code, message)
     return response
+
+
+def not_found(request, exception=None):
+    """Unknown paths: the API's error body under /v1/ and /v2/, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith(("/v1/", "/v2/")):
+        return JsonResponse(error_body(404, f"No resource at {request.path}"), status=404)
+    return page_not_found(request, exception)

@@ -114,9 +114,12 @@ def apply_filters(queryset, params):
     for name, lookup in (("size_min", "size__gte"), ("size_max", "size__lte")):
         if name in params:
             try:
-                conditions &= Q(**{lookup: int(params[name])})
+                value = int(params[name])
             except ValueError:
                 raise Invalid(f"{name} must be an integer") from None
+            if not 0 <= value < 2**63:
+                raise Invalid(f"{name} must be between 0 and 2^63 - 1")
+            conditions &= Q(**{lookup: value})
     for name in ("owner", "checksum", "os_hash_value"):
         if name in params:
             conditions &= Q(**{name: params[name]})

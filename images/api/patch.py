@@ -9,6 +9,7 @@ OPS = ("add", "replace", "remove")
 
 class UnsupportedPatchType(ImageError):
     status, title = 415, "Unsupported Media Type"
+    headers = {"Accept-Patch": ", ".join(PATCH_TYPES)}
 
 
 def check_content_type(content_type):

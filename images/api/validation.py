@@ -33,8 +33,9 @@ def check_value(key, value):
         if not isinstance(value, bool):
             fail("true or false")
     elif key in ("min_ram", "min_disk"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            fail("a non-negative integer")
+        # The columns are 32-bit INTEGERs, as in Glance's schema.
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+            fail("a non-negative integer below 2^31")
     elif key == "visibility":
         if value not in Image.Visibility.values:
             fail(f"one of {', '.join(Image.Visibility.values)}")

@@ -27,8 +27,8 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
     _check_choice("container_format", container_format, CONTAINER_FORMATS)
     _check_choice("visibility", visibility, Image.Visibility.values)
     for field, value in (("min_disk", min_disk), ("min_ram", min_ram)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise Invalid(f"{field} must be a non-negative integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
+            raise Invalid(f"{field} must be a non-negative integer below 2^31")
     if name is not None and len(name) > 255:
         raise Invalid("name is longer than 255 characters")
     if id is not None:
