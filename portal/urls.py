@@ -13,3 +13,5 @@ urlpatterns = [
     path("v1/", include("images.api.v1.urls")),
     path("", include("images.api.urls")),
 ]
+
+handler404 = "images.api.errors.not_found"
