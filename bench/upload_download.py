@@ -34,6 +34,8 @@ MB = 10**6  # throughput is in MB/s, decimal, as disk and network figures usuall
 TARGET_UPLOAD_RATIO = 0.8  # of the one-pass hashing limit
 TARGET_DOWNLOAD_MBPS = 600
 TARGET_RSS_GROWTH_MIB = 50
+# Other load (in CPUs) during a timed run above which its figure is flagged as disturbed.
+OTHERS_WARNING = 0.2
 
 # Variables that would point the portal at another database, config or broker than the
 # throwaway data dir of this run.
@@ -74,6 +76,14 @@ def hash_file(path, algorithms):
                 hasher.update(chunk)
     elapsed = time.perf_counter() - start
     return elapsed, {hasher.name: hasher.hexdigest() for hasher in hashers}
+
+
+def read_through(path):
+    # Some hosts page out idle page cache (this one runs DAMON pageout on page cache idle
+    # for a minute); reading the file first makes the upload time the portal, not the disk.
+    with open(path, "rb", buffering=0) as fh:
+        while fh.read(MiB):
+            pass
 
 
 def disk_write(folder, nbytes):
@@ -339,12 +349,13 @@ def system_ticks():
     return user + nice + system, steal
 
 
-def process_seconds(pid):
-    # utime + stime of /proc/<pid>/stat include the threads that have already exited,
-    # such as the hashing threads of a finished upload.
+def process_counters(pid):
+    """(CPU seconds, minor page faults) of a process so far."""
+    # /proc/<pid>/stat counts the threads that have already exited too, such as the
+    # hashing threads of a finished upload.
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[7])
 
 
 def rusage_seconds(who):
@@ -357,7 +368,7 @@ class Sample:
 
     def __init__(self, pid):
         self.busy, self.steal = system_ticks()
-        self.worker = process_seconds(pid)
+        self.worker, self.faults = process_counters(pid)
         self.own = rusage_seconds(resource.RUSAGE_SELF)
         self.children = rusage_seconds(resource.RUSAGE_CHILDREN)
 
@@ -368,7 +379,9 @@ def cpu_between(first, last, seconds):
     worker = last.worker - first.worker
     client = (last.children - first.children) + (last.own - first.own)
     busy = (last.busy - first.busy) / CLK_TCK
-    return {"worker": worker, "client": client,
+    # Minor faults are memory the worker had to map again: freed buffers that the
+    # allocator gave back to the kernel, costly where a VM returns free pages to its host.
+    return {"worker": worker, "client": client, "faults": last.faults - first.faults,
             "others": max(0.0, busy - worker - client) / seconds,
             "steal": (last.steal - first.steal) / CLK_TCK / seconds}
 
@@ -501,6 +514,7 @@ def run(args, work_dir):
             for label, chunked in UPLOADS:
                 image_id = portal.create_image(f"bench {label}")
                 print(f"{label}: PUT /v2/images/{image_id}/file ({client.name}) ...", flush=True)
+                read_through(src)
                 runs[label].append(measured(portal, pid, lambda: client.upload(
                     image_id, src, chunked=chunked)))
                 problems = check_record(portal.json("GET", f"/v2/images/{image_id}"), size, local)
@@ -595,8 +609,15 @@ def report(args, size, limits, runs, idle, final):
             print(f"  {label:<22} #{number}  {mbps(size, seconds):7.1f} MB/s  {seconds:6.2f} s  "
                   f"worker cpu {cpu['worker']:5.2f}  client cpu {cpu['client']:5.2f}  "
                   f"others {cpu['others']:4.2f}  steal {cpu['steal']:4.2f}  "
+                  f"worker faults {cpu['faults']:>7}  "
                   f"RSS peak +{memory['growth_kib'] / 1024:.1f} MiB"
                   f"{' (bound)' if memory['bound'] else ''}")
+    busiest = max(cpu["others"] + cpu["steal"] for results in runs.values()
+                  for _, _, cpu in results)
+    if busiest > OTHERS_WARNING:
+        print(f"  warning: other processes (or the hypervisor) took up to {busiest:.2f} CPUs "
+              "during a timed run; its figures are likely low. Run again when the machine "
+              "is quiet, or with --repeat 3.")
     print()
     print("Worker memory in KiB (VmHWM is the peak RSS, reset before each transfer where the "
           "kernel allows it)")

@@ -82,7 +82,8 @@ def check_formats_for_data(fields, image=None):
         # glanceclient always sends x-image-meta-is_public on create: when it is missing too,
         # the WSGI server dropped every header with an underscore (gunicorn >= 22 does).
         message += (" No x-image-meta-* header with an underscore arrived: the server "
-                    "drops such headers; gunicorn must run with --header-map dangerous.")
+                    "drops such headers; run gunicorn from the project folder "
+                    "(gunicorn.conf.py) or with --header-map dangerous.")
     raise Invalid(message)
 
 
