@@ -27,8 +27,9 @@ class JSONTextField(models.TextField):
         return json.loads(value)
 
     def get_prep_value(self, value):
-        if value is None:
-            return None
+        # A string is already JSON text (or a fragment of it, in a `contains` lookup).
+        if value is None or isinstance(value, str):
+            return value
         return json.dumps(value, sort_keys=True)
 
     def value_to_string(self, obj):

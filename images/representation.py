@@ -7,7 +7,8 @@ BASE_FIELDS = ("id", "name", "status", "visibility", "protected", "os_hidden", "
                "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size", "min_ram",
                "min_disk", "disk_format", "container_format")
 # Stored by the server, never shown (Glance hides them too).
-HIDDEN_PROPERTIES = {"os_glance_stage_host", "os_glance_hash_op_host", "os_glance_staging_uri"}
+HIDDEN_PROPERTIES = {"os_glance_stage_host", "os_glance_hash_op_host", "os_glance_staging_uri",
+                     "os_glance_upload_error"}
 
 
 def timestamp(value):

@@ -4,7 +4,7 @@ import uuid
 from django.db.models import Q
 
 from images.exceptions import NotFound
-from images.models import Image, ImageMember
+from images.models import Image, ImageLocation, ImageMember
 
 
 def is_uuid(value):
@@ -103,3 +103,42 @@ def images_listed_for(caller, *, visibility=None, member_status="accepted"):
     if visibility == V.PRIVATE:
         return queryset.filter(visibility=V.PRIVATE).filter(own)
     return queryset.filter(visibility=visibility)
+
+
+PORTAL_SORTS = {"name", "status", "disk_format", "size", "visibility", "updated_at",
+                "created_at"}
+
+
+def images_for_portal(caller, *, q="", status="", store="", visibility="", disk_format="",
+                      sort="updated_at", direction="desc"):
+    """The images page's queryset: what the caller may see, searched, filtered and sorted."""
+    queryset = images_visible_to(caller).exclude(status=Image.Status.KILLED)
+    if q:
+        queryset = queryset.filter(Q(name__icontains=q) | Q(id__startswith=q.lower()))
+    if status:
+        queryset = queryset.filter(status=status)
+    if visibility:
+        queryset = queryset.filter(visibility=visibility)
+    if disk_format:
+        queryset = queryset.filter(disk_format=disk_format)
+    if store:
+        # meta_data is JSON text; the portal writes it as {"store": "NAME"}.
+        queryset = queryset.filter(id__in=ImageLocation.objects.filter(
+            status=ImageLocation.Status.ACTIVE,
+            meta_data__contains=f'"store": "{store}"').values("image_id"))
+    sort = sort if sort in PORTAL_SORTS else "updated_at"
+    prefix = "" if direction == "asc" else "-"
+    return queryset.order_by(f"{prefix}{sort}", f"{prefix}id")
+
+
+def store_usage():
+    """{store name: (image count, bytes)} over live locations."""
+    usage = {}
+    rows = ImageLocation.objects.filter(status=ImageLocation.Status.ACTIVE,
+                                        image__deleted=False).values_list("meta_data",
+                                                                          "image__size")
+    for meta_data, size in rows.iterator():
+        name = (meta_data or {}).get("store", "")
+        count, total = usage.get(name, (0, 0))
+        usage[name] = (count + 1, total + (size or 0))
+    return usage

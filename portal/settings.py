@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.project",
             ],
         },
     },
@@ -123,7 +124,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/images/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Password of the `admin` user that the run command creates when there is none.
 ADMIN_INITIAL_PASSWORD = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or None
 

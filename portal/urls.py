@@ -8,6 +8,8 @@ from images.api.versions import RootView
 urlpatterns = [
     path("", RootView.as_view()),
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("images.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("images.api.v1.urls")),

@@ -2,6 +2,7 @@
 import json
 
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -20,6 +21,20 @@ class JsonAlways(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class UnreadBodyParser(BaseParser):
+    """Accepts any body and leaves it unread.
+
+    The views read bodies themselves (JSON, or an upload streamed to a store); DRF must not.
+    It still asks for `request.POST` when it checks the CSRF token of a browser session,
+    which would otherwise answer 415 to the portal's JSON requests.
+    """
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {}
+
+
 def has_body(request):
     meta = request.META
     return bool(meta.get("CONTENT_LENGTH") not in (None, "", "0")
@@ -30,7 +45,7 @@ class ApiView(APIView):
     """An Image API endpoint: JSON out, bodies read by the view itself (never by DRF's
     parsers, which would spool an upload or refuse glanceclient's content types)."""
 
-    parser_classes = []
+    parser_classes = [UnreadBodyParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonAlways
 

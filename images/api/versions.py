@@ -41,5 +41,5 @@ class RootView(ApiView):
     def get(self, request):
         accept = request.headers.get("Accept", "")
         if "text/html" in accept:
-            return HttpResponseRedirect("/admin/")
+            return HttpResponseRedirect("/images/")
         return Response(versions_document(request), status=300)

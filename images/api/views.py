@@ -47,9 +47,15 @@ class RawBodyMixin:
                                        "supported: send application/octet-stream")
 
     def expected_size(self, request):
+        """The size the client announced: x-openstack-image-size, else Content-Length.
+
+        A body that ends short of its Content-Length (the client went away) must not pass
+        for a whole image.
+        """
         size = request.headers.get("X-Openstack-Image-Size")
         if size is None:
-            return None
+            length = request._request.META.get("CONTENT_LENGTH")
+            return int(length) if length and length.isdigit() else None
         if not size.strip().isdigit():
             raise Invalid("x-openstack-image-size must be a non-negative integer")
         return int(size)

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 HASH_ALGO = "sha512"
 # Hidden image property holding the URI of data staged for a glance-direct import.
 STAGING_PROPERTY = "os_glance_staging_uri"
+# Hidden image property with the reason the last upload failed, so that an image back in
+# `queued` after a failure says why (the portal shows it).
+UPLOAD_ERROR_PROPERTY = "os_glance_upload_error"
 Status = Image.Status
 
 
@@ -85,7 +88,10 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         reader.close()
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
                     virtual_size=None)
-        raise _upload_error(exc, store) from exc
+        error = _upload_error(exc, store)
+        _note_upload_error(image, getattr(error, "message", None) or str(error) or
+                           type(error).__name__)
+        raise error from exc
     try:
         with transaction.atomic():
             fields = dict(size=reader.size, checksum=digests["md5"], os_hash_algo=algo,
@@ -94,6 +100,8 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
+            ImageProperty.objects.filter(image=image, name=UPLOAD_ERROR_PROPERTY).update(
+                deleted=True, deleted_at=timezone.now())
     except BaseException:
         _remove_quietly(store, uri)
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
@@ -101,6 +109,16 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         raise
     logger.info("image %s: %d bytes saved in store %s", image.id, reader.size, store.name)
     return image
+
+
+def _note_upload_error(image, message):
+    row = ImageProperty.all_objects.filter(image=image, name=UPLOAD_ERROR_PROPERTY).first()
+    message = str(message)[:2000]
+    if row is None:
+        ImageProperty.objects.create(image=image, name=UPLOAD_ERROR_PROPERTY, value=message)
+    else:
+        row.value, row.deleted, row.deleted_at = message, False, None
+        row.save(update_fields=["value", "deleted", "deleted_at"])
 
 
 def _upload_error(exc, store):

@@ -1,0 +1,218 @@
+"""The portal's pages. Each view parses input, calls a service or selector, and renders."""
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from images import services
+from images.exceptions import ImageError
+from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation, ImageProperty
+from images.representation import image_view
+from images.selectors import (Caller, image_get_visible, image_locations, images_for_portal,
+                              store_usage)
+from images.services.data import UPLOAD_ERROR_PROPERTY
+from images.services.imports import IMPORTING, image_import
+from images.tasks import image_import_task
+from stores.registry import all_stores
+
+PAGE_SIZE = 50
+# (sort key, column title, first direction when clicked)
+SORT_COLUMNS = [("name", "Name", "asc"), ("status", "Status", "asc"),
+                ("disk_format", "Format", "asc"), ("size", "Size", "desc"),
+                ("visibility", "Visibility", "asc"), (None, "Stores", None),
+                ("updated_at", "Updated", "desc")]
+SEED_ROWS = ("checksum", "container_format", "created_at", "disk_format", "id", "min_disk",
+             "min_ram", "name", "owner", "protected", "size", "status", "updated_at",
+             "virtual_size", "visibility", "os_hash_algo", "os_hash_value", "stores")
+
+
+def _caller(request):
+    return Caller.of(request.user)
+
+
+def _visible_or_404(request, image_id):
+    try:
+        return image_get_visible(image_id, _caller(request))
+    except ImageError:
+        raise Http404("No such image") from None
+
+
+def _may_change(caller, image):
+    return caller.admin or (caller.project is not None and image.owner == caller.project)
+
+
+def _store_choices():
+    choices = []
+    for store in all_stores():
+        health = store.health()
+        choices.append({"name": store.name, "description": store.description,
+                        "kind": store.kind, "read_only": store.read_only,
+                        "healthy": health.ok, "reason": health.reason,
+                        "default": store.name == settings.DEFAULT_STORE})
+    return choices
+
+
+@login_required
+def image_list(request):
+    params = request.GET
+    sort, direction = params.get("sort", "updated_at"), params.get("dir", "desc")
+    queryset = images_for_portal(
+        _caller(request), q=params.get("q", "").strip(), status=params.get("status", ""),
+        store=params.get("store", ""), visibility=params.get("visibility", ""),
+        disk_format=params.get("disk_format", ""), sort=sort, direction=direction)
+    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    images = list(page.object_list)
+    stores = {}
+    for location in ImageLocation.objects.filter(
+            image_id__in=[image.id for image in images],
+            status=ImageLocation.Status.ACTIVE).order_by("id"):
+        stores.setdefault(location.image_id, []).append(location.store)
+    rows = [{"image": image, "stores": stores.get(image.id, [])} for image in images]
+    query = params.copy()
+    query.pop("page", None)
+    base = params.copy()
+    for key in ("page", "sort", "dir"):
+        base.pop(key, None)
+    columns = []
+    for key, label, first in SORT_COLUMNS:
+        if key is None:
+            columns.append({"key": None, "label": label})
+            continue
+        link = base.copy()
+        link["sort"] = key
+        link["dir"] = ("desc" if direction == "asc" else "asc") if sort == key else first
+        columns.append({"key": key, "label": label, "url": "?" + link.urlencode(),
+                        "active": sort == key, "dir": direction})
+    return render(request, "images/image_list.html", {
+        "rows": rows, "page": page, "query": query.urlencode(), "params": params,
+        "columns": columns, "statuses": Image.Status.values,
+        "visibilities": Image.Visibility.values, "disk_formats": DISK_FORMATS,
+        "stores": [store.name for store in all_stores()]})
+
+
+@login_required
+def image_upload(request):
+    return render(request, "images/image_upload.html", {
+        "stores": [s for s in _store_choices() if not s["read_only"]],
+        "disk_formats": DISK_FORMATS, "container_formats": CONTAINER_FORMATS,
+        "visibilities": Image.Visibility.values, "admin": _caller(request).admin})
+
+
+@login_required
+def image_detail(request, image_id):
+    image = _visible_or_404(request, image_id)
+    caller = _caller(request)
+    view = image_view(image, show_locations=False)
+    locations = image_locations(image)
+    in_stores = {location.store for location in locations
+                 if location.status == ImageLocation.Status.ACTIVE}
+    properties = dict(ImageProperty.objects.filter(image=image).values_list("name", "value"))
+    extra = sorted((k, v) for k, v in view.items()
+                   if k not in SEED_ROWS and k not in ("self", "file", "schema", "tags"))
+    return render(request, "images/image_detail.html", {
+        "image": image, "rows": [(k, view.get(k)) for k in SEED_ROWS], "extra": extra,
+        "tags": view["tags"], "members": image.members.order_by("id"),
+        "locations": locations if caller.admin else None,
+        "may_change": _may_change(caller, image), "admin": caller.admin,
+        "copy_targets": [s.name for s in all_stores()
+                         if not s.read_only and s.name not in in_stores],
+        "importing": properties.get(IMPORTING, ""),
+        "failed": properties.get("os_glance_failed_import", ""),
+        "upload_error": properties.get(UPLOAD_ERROR_PROPERTY)
+        if image.status == Image.Status.QUEUED else None,
+    })
+
+
+def _act(request, image_id, action):
+    """Run an action on an image the caller may change; errors become page messages."""
+    caller = _caller(request)
+    image = _visible_or_404(request, image_id)
+    if not _may_change(caller, image):
+        messages.error(request, "You are not permitted to change this image.")
+        return image, False
+    try:
+        action(image, caller)
+    except ImageError as exc:
+        messages.error(request, exc.message)
+        return image, False
+    return image, True
+
+
+@login_required
+@require_POST
+def image_copy(request, image_id):
+    store = request.POST.get("store", "")
+
+    def copy(image, caller):
+        task = image_import(image=image, caller=caller, body={
+            "method": {"name": "copy-image"}, "stores": [store],
+            "all_stores_must_succeed": False})
+        transaction.on_commit(lambda: image_import_task.delay(task.id))
+
+    image, done = _act(request, image_id, copy)
+    if done:
+        messages.success(request, f"Copying to store '{store}'…")
+    return redirect("images:detail", image_id=image.id)
+
+
+@login_required
+@require_POST
+def image_remove_from_store(request, image_id):
+    store = request.POST.get("store", "")
+    image, done = _act(request, image_id,
+                       lambda image, caller: services.location_delete(image=image,
+                                                                      store_name=store))
+    if done:
+        messages.success(request, f"Removed the copy in store '{store}'.")
+    return redirect("images:detail", image_id=image.id)
+
+
+@login_required
+@require_POST
+def image_set_active(request, image_id, action):
+    function = {"deactivate": services.image_deactivate,
+                "reactivate": services.image_reactivate}.get(action)
+    if function is None:
+        raise Http404("Unknown action")
+    image, done = _act(request, image_id, lambda image, caller: function(image=image))
+    if done:
+        messages.success(request, f"Image {action}d.")
+    return redirect("images:detail", image_id=image.id)
+
+
+@login_required
+@require_POST
+def image_delete(request, image_id):
+    image, done = _act(request, image_id, lambda image, caller: services.image_delete(
+        image=image))
+    if not done:
+        return redirect("images:detail", image_id=image.id)
+    messages.success(request, f"Deleted image {image.name or image.id}.")
+    return redirect("images:list")
+
+
+@login_required
+def store_dashboard(request):
+    usage = store_usage()
+    rows = []
+    for store in _store_choices():
+        count, size = usage.get(store["name"], (0, 0))
+        rows.append({**store, "count": count, "bytes": size})
+    biggest = max([row["bytes"] for row in rows] + [1])
+    for index, row in enumerate(rows):
+        row["bar"] = round(300 * row["bytes"] / biggest)
+        row["y"] = 10 + index * 34
+    return render(request, "images/stores.html", {
+        "rows": rows, "chart_height": 20 + 34 * len(rows),
+        "chart_data": json.dumps({row["name"]: row["bytes"] for row in rows})})
+
+
+def home(request):
+    return redirect(reverse("images:list"))
