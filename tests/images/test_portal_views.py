@@ -1,0 +1,118 @@
+"""The portal's pages: who sees what, and CSRF on every form."""
+import re
+
+import pytest
+from django.test import Client
+
+from accounts.services import user_ensure
+from images.models import Image, ImageLocation
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(username, *, admin=False, project=None):
+    user = user_ensure(username=username, project_name=project or f"{username}-project",
+                       admin=admin)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.project = user.membership.project_id
+    return client
+
+
+@pytest.fixture
+def alice():
+    return signed_in("alice")
+
+
+@pytest.fixture
+def root():
+    return signed_in("root", admin=True)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client):
+    response = client.get("/images/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_a_non_admin_sees_no_locations_and_no_admin(alice, file_stores):
+    image, _ = factories.active_image(owner=alice.project)
+    page = alice.get(f"/images/{image.id}/").content.decode()
+    assert 'id="locations"' not in page and "file://" not in page
+    assert 'href="/admin/"' not in page
+    assert alice.get("/admin/").status_code == 302
+
+
+def test_an_admin_sees_the_locations_table(root, file_stores):
+    image, _ = factories.active_image()
+    page = root.get(f"/images/{image.id}/").content.decode()
+    assert 'id="locations"' in page
+    assert f"file://{file_stores['fast']}/{image.id}" in page
+
+
+def test_another_projects_private_image_is_404(alice, file_stores):
+    image, _ = factories.active_image(owner="someone-else", visibility="private")
+    assert alice.get(f"/images/{image.id}/").status_code == 404
+    assert alice.get("/images/").content.decode().count(image.id) == 0
+
+
+def test_every_form_on_every_page_carries_a_csrf_token(root, file_stores):
+    image, _ = factories.active_image(store_name="fast")
+    ImageLocation.objects.create(image=image, value=f"file://{file_stores['cheap']}/{image.id}",
+                                 meta_data={"store": "cheap"})
+    (file_stores["cheap"] / image.id).write_bytes((file_stores["fast"] / image.id).read_bytes())
+    for url in ("/images/", "/images/upload/", f"/images/{image.id}/", "/stores/"):
+        page = root.get(url).content.decode()
+        forms = re.findall(r"<form\b[^>]*>.*?</form>", page, re.S)
+        post_forms = [form for form in forms if 'method="post"' in form]
+        assert all("csrfmiddlewaretoken" in form for form in post_forms), url
+    assert post_forms or url == "/stores/"
+
+
+@pytest.mark.parametrize("action", ["copy", "remove", "delete", "deactivate"])
+def test_a_post_without_csrf_token_is_refused_and_changes_nothing(root, file_stores, action):
+    image, _ = factories.active_image()
+    response = root.post(f"/images/{image.id}/{action}/", {"store": "cheap"})
+    assert response.status_code == 403
+    image.refresh_from_db()
+    assert image.status == "active" and not image.deleted
+
+
+def test_delete_of_a_protected_image_shows_an_error_and_keeps_it(file_stores):
+    client = Client()
+    user = user_ensure(username="owner", project_name="owners")
+    client.force_login(user)
+    image, _ = factories.active_image(owner=user.membership.project_id, protected=True)
+    response = client.post(f"/images/{image.id}/delete/", follow=True)
+    assert "is protected" in response.content.decode()
+    assert Image.objects.filter(pk=image.pk).exists()
+
+
+def test_remove_from_store_keeps_the_last_copy(file_stores):
+    client = Client()
+    user = user_ensure(username="owner", project_name="owners")
+    client.force_login(user)
+    image, data = factories.active_image(owner=user.membership.project_id)
+    response = client.post(f"/images/{image.id}/remove/", {"store": "fast"}, follow=True)
+    assert "only copy" in response.content.decode()
+    assert (file_stores["fast"] / image.id).read_bytes() == data
+
+
+def test_images_list_filters_by_store_and_name(root, file_stores):
+    in_fast, _ = factories.active_image(name="alpha")
+    in_cheap, _ = factories.active_image(name="beta", store_name="cheap")
+    page = root.get("/images/", {"store": "cheap"}).content.decode()
+    assert in_cheap.id in page and in_fast.id not in page
+    page = root.get("/images/", {"q": "alp"}).content.decode()
+    assert in_fast.id in page and in_cheap.id not in page
+
+
+def test_stores_page_shows_each_store_with_health_and_usage(root, file_stores):
+    factories.active_image(data=b"x" * 1000)
+    page = root.get("/stores/").content.decode()
+    fast = re.search(r'<tr data-store="fast">(.*?)</tr>', page, re.S).group(1)
+    cheap = re.search(r'<tr data-store="cheap">(.*?)</tr>', page, re.S).group(1)
+    assert ">ok<" in fast and ">ok<" in cheap
+    assert '<td class="num">1</td>' in fast and 'title="1000 bytes"' in fast
+    assert '<td class="num">0</td>' in cheap
+    assert page.count("<rect data-store=") == 2
