@@ -1,8 +1,58 @@
 """The auditor's view of the image tables. Location URIs are never typed by hand here."""
-from django.contrib import admin
+from functools import partial
 
+from django.contrib import admin, messages
+from django.db import transaction
+
+from images import services
+from images.exceptions import ImageError
 from images.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
+from images.selectors import Caller
+from images.services.imports import image_import
+from images.tasks import image_import_task
 from stores.locations import redact
+from stores.registry import all_stores
+
+
+class StoreFilter(admin.SimpleListFilter):
+    """Images with a live copy in the chosen store."""
+
+    title = "store"
+    parameter_name = "store"
+
+    def lookups(self, request, model_admin):
+        return [(store.name, store.name) for store in all_stores()]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(id__in=ImageLocation.objects.filter(
+            status=ImageLocation.Status.ACTIVE,
+            meta_data__contains=f'"store": "{self.value()}"').values("image_id"))
+
+
+def _copy_to(store, modeladmin, request, queryset):
+    caller = Caller.of(request.user)
+    for image in queryset:
+        try:
+            task = image_import(image=image, caller=caller, body={
+                "method": {"name": "copy-image"}, "stores": [store],
+                "all_stores_must_succeed": False})
+        except ImageError as exc:
+            modeladmin.message_user(request, f"{image}: {exc.message}", messages.ERROR)
+            continue
+        transaction.on_commit(partial(image_import_task.delay, task.id))
+        modeladmin.message_user(request, f"{image}: copying to {store}")
+
+
+def _remove_from(store, modeladmin, request, queryset):
+    for image in queryset:
+        try:
+            services.location_delete(image=image, store_name=store)
+        except ImageError as exc:
+            modeladmin.message_user(request, f"{image}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{image}: removed from {store}")
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -43,12 +93,27 @@ class TagInline(ReadOnlyInline):
 class ImageAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "status", "disk_format", "size", "visibility", "owner",
                     "updated_at")
-    list_filter = ("status", "visibility", "disk_format", "container_format")
+    list_filter = ("status", StoreFilter, "visibility", "owner", "disk_format",
+                   "container_format")
     search_fields = ("id", "name", "owner", "checksum")
     readonly_fields = ("id", "status", "size", "virtual_size", "checksum", "os_hash_algo",
                        "os_hash_value", "created_at", "updated_at", "deleted", "deleted_at")
     inlines = [LocationInline, PropertyInline, TagInline]
     list_per_page = 50
+
+    def get_actions(self, request):
+        """One 'copy to' and one 'remove from' action per writable store: the same services
+        the API and the portal call."""
+        actions = super().get_actions(request)
+        for store in all_stores():
+            if store.read_only:
+                continue
+            for verb, function in (("copy", _copy_to), ("remove", _remove_from)):
+                name = f"{verb}_{store.name}"
+                label = (f"Copy to store {store.name}" if verb == "copy"
+                         else f"Remove the copy in store {store.name}")
+                actions[name] = (partial(function, store.name), name, label)
+        return actions
 
 
 @admin.register(ImageLocation)

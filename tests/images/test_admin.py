@@ -40,3 +40,51 @@ def test_a_user_who_is_not_staff_is_sent_to_the_login_page(client):
     client.force_login(user)
     response = client.get("/admin/images/image/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_action_removes_a_copy_through_the_service(admin_client_, file_stores):
+    image, data = factories.active_image()
+    copy = file_stores["cheap"] / image.id
+    copy.write_bytes(data)
+    image.locations.create(value=f"file://{copy}", meta_data={"store": "cheap"})
+    response = admin_client_.post("/admin/images/image/", {
+        "action": "remove_cheap", "_selected_action": [image.id]}, follow=True)
+    assert response.status_code == 200
+    assert not copy.exists()
+    assert (file_stores["fast"] / image.id).read_bytes() == data
+    assert [loc.store for loc in image.locations.filter(deleted=False)] == ["fast"]
+
+
+def test_admin_action_refuses_to_remove_the_last_copy(admin_client_, file_stores):
+    image, data = factories.active_image()
+    response = admin_client_.post("/admin/images/image/", {
+        "action": "remove_fast", "_selected_action": [image.id]}, follow=True)
+    assert "only copy" in response.content.decode()
+    assert (file_stores["fast"] / image.id).read_bytes() == data
+
+
+def test_admin_lists_images_by_store(admin_client_, file_stores):
+    in_fast, _ = factories.active_image()
+    in_cheap, _ = factories.active_image(store_name="cheap")
+    page = admin_client_.get("/admin/images/image/", {"store": "cheap"}).content.decode()
+    assert in_cheap.id in page and in_fast.id not in page
+
+
+@pytest.fixture
+def eager_tasks():
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_action_copies_into_another_store_verified(admin_client_, file_stores,
+                                                         eager_tasks):
+    image, data = factories.active_image()
+    admin_client_.post("/admin/images/image/", {
+        "action": "copy_cheap", "_selected_action": [image.id]}, follow=True)
+    assert (file_stores["cheap"] / image.id).read_bytes() == data
+    assert sorted(loc.store for loc in image.locations.filter(deleted=False)) == ["cheap",
+                                                                                  "fast"]
