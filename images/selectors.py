@@ -131,12 +131,14 @@ def images_for_portal(caller, *, q="", status="", store="", visibility="", disk_
     return queryset.order_by(f"{prefix}{sort}", f"{prefix}id")
 
 
-def store_usage():
-    """{store name: (image count, bytes)} over live locations."""
+def store_usage(caller):
+    """{store name: (image count, bytes)} over the live locations of the images the caller
+    may see (all of them for an admin)."""
     usage = {}
-    rows = ImageLocation.objects.filter(status=ImageLocation.Status.ACTIVE,
-                                        image__deleted=False).values_list("meta_data",
-                                                                          "image__size")
+    rows = ImageLocation.objects.filter(
+        status=ImageLocation.Status.ACTIVE,
+        image__in=images_visible_to(caller).values("id")).values_list("meta_data",
+                                                                      "image__size")
     for meta_data, size in rows.iterator():
         name = (meta_data or {}).get("store", "")
         count, total = usage.get(name, (0, 0))

@@ -200,7 +200,7 @@ def image_delete(request, image_id):
 
 @login_required
 def store_dashboard(request):
-    usage = store_usage()
+    usage = store_usage(_caller(request))
     rows = []
     for store in _store_choices():
         count, size = usage.get(store["name"], (0, 0))

@@ -181,3 +181,45 @@ def portal_with_swift(settings, file_stores, swift_env, swift_container):
     from stores.registry import get_store
 
     return get_store("swift")
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
+    """A web server the portal is allowed to web-download from (operator allow-list)."""
+    from tests.live.server import serve
+
+    server = serve(tmp_path_factory.mktemp("web"))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_portal(tmp_path_factory, swift_env, web_server):
+    """A portal under gunicorn with a Celery worker on Redis, and stores file (default),
+    cheap, swift (reference ref1) and s3; shared by the live and the browser tests."""
+    from tests.live.server import CLEAN_STORES, PORTAL_TOML, Portal
+
+    data_dir = tmp_path_factory.mktemp("portal-data")
+    for name in ("file", "cheap"):
+        (data_dir / "images" / name).mkdir(parents=True)
+    bucket = f"live{os.getpid()}"
+    config = data_dir / "portal.toml"
+    config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket,
+                                         web_port=web_server.server_address[1]))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    # A real Redis as the Celery broker, on a queue of this session's own.
+    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
+               CELERY_BROKER_URL="redis://127.0.0.1:6379/0", PORTAL_QUEUE=f"live-{bucket}")
+    portal = Portal(data_dir, env)
+    portal.bucket = bucket
+    portal.manage("migrate", "--noinput", "-v0")
+    portal.admin_token = portal.token("admin", "--admin")
+    portal.user_token = portal.token("alice", "--project", "alice-project")
+    portal.manage("collectstatic", "--noinput", "-v0")
+    portal.start()
+    yield portal
+    portal.stop()
+    portal.manage("shell", "-c", CLEAN_STORES)
+
+

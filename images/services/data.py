@@ -129,7 +129,8 @@ def _upload_error(exc, store):
     if isinstance(exc, StoreReadOnly):
         return Gone(str(exc))
     if isinstance(exc, StoreError):
-        return StoreFailed(f"Store '{store.name}' failed; nothing was kept: {exc}")
+        return StoreFailed(f"{exc} Nothing was kept." if f"'{store.name}'" in str(exc)
+                           else f"Store '{store.name}' failed: {exc}. Nothing was kept.")
     return exc
 
 

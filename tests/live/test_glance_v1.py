@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from tests.live.conftest import BIN, ROOT, free_port, wait_for
+from tests.live.server import BIN, ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.live.conftest import ROOT, free_port, wait_for
+from tests.live.server import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.live
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.live.conftest import serve
+from tests.live.server import serve
 
 pytestmark = pytest.mark.live
 

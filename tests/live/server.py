@@ -1,6 +1,6 @@
-"""A real portal under gunicorn, in its own data folder, for the HTTP tests."""
+"""A real portal under gunicorn (and a Celery worker), in its own data folder, and a small web
+server: what the live and browser tests run against (fixtures in tests/conftest.py)."""
 import http.server
-import os
 import socket
 import subprocess
 import sys
@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,14 +111,6 @@ def serve(root):
     return server
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory):
-    """A web server the portal is allowed to web-download from (operator allow-list)."""
-    server = serve(tmp_path_factory.mktemp("web"))
-    yield server
-    server.shutdown()
-
-
 PORTAL_TOML = """
 default_store = "file"
 
@@ -159,32 +150,6 @@ weight = 10
 [web_download]
 allowed_hosts = ["127.0.0.1:{web_port}"]
 """
-
-
-@pytest.fixture(scope="session")
-def live_portal(tmp_path_factory, swift_env, web_server):
-    """A portal with stores file (default), cheap, swift (reference ref1) and s3."""
-    data_dir = tmp_path_factory.mktemp("portal-data")
-    for name in ("file", "cheap"):
-        (data_dir / "images" / name).mkdir(parents=True)
-    bucket = f"live{os.getpid()}"
-    config = data_dir / "portal.toml"
-    config.write_text(PORTAL_TOML.format(data=data_dir, env=swift_env, bucket=bucket,
-                                         web_port=web_server.server_address[1]))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    # A real Redis as the Celery broker, on a queue of this session's own.
-    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
-               CELERY_BROKER_URL="redis://127.0.0.1:6379/0", PORTAL_QUEUE=f"live-{bucket}")
-    portal = Portal(data_dir, env)
-    portal.bucket = bucket
-    portal.manage("migrate", "--noinput", "-v0")
-    portal.admin_token = portal.token("admin", "--admin")
-    portal.user_token = portal.token("alice", "--project", "alice-project")
-    portal.start()
-    yield portal
-    portal.stop()
-    portal.manage("shell", "-c", CLEAN_STORES)
 
 
 CLEAN_STORES = """
