@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 
-.PHONY: run test bench
+.PHONY: run test bench screenshots
 
 $(VENV)/.installed-runtime: pyproject.toml
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv runtime
@@ -21,3 +21,6 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python bench/upload_download.py
+
+screenshots: $(VENV)/.installed-test
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/python -m pytest -q tests/browser

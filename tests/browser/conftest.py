@@ -22,7 +22,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 900}
 PASSWORDS = {"root": "pw-root-123", "alice": "pw-alice-123", "bob": "pw-bob-123"}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `make screenshots` refreshes the README's pictures; otherwise they go to a temporary folder,
+# so a test run leaves the work tree as it was.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("UPDATE_SCREENSHOTS") else None)
 
 SET_PASSWORDS = """
 from django.contrib.auth import get_user_model
