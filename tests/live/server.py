@@ -21,13 +21,14 @@ def free_port():
 
 
 def wait_for(url, *, timeout=30, process=None):
+    """The first answer of a server that is starting (a busy machine may take seconds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise TimeoutError(url)
 
