@@ -16,20 +16,23 @@ from images.models import Image
 from stores.registry import all_stores
 
 
+def store_entry(store):
+    """A store as /v2/info/stores lists it: "default" and "read-only" are the string "true",
+    present only when true (what glanceclient expects)."""
+    entry = {"id": store.name}
+    if store.description:
+        entry["description"] = store.description
+    if store.name == settings.DEFAULT_STORE:
+        entry["default"] = "true"
+    if store.read_only:
+        entry["read-only"] = "true"
+    return entry
+
+
 class StoresInfoView(ApiView):
     @extend_schema(responses={200: doc.STORES})
     def get(self, request):
-        stores = []
-        for store in all_stores():
-            entry = {"id": store.name}
-            if store.description:
-                entry["description"] = store.description
-            if store.name == settings.DEFAULT_STORE:
-                entry["default"] = "true"
-            if store.read_only:
-                entry["read-only"] = "true"
-            stores.append(entry)
-        return Response({"stores": stores})
+        return Response({"stores": [store_entry(store) for store in all_stores()]})
 
 
 class StoresDetailView(ApiView):
@@ -37,18 +40,9 @@ class StoresDetailView(ApiView):
     def get(self, request):
         if not request.caller.admin:
             raise Forbidden("Store details are for admins only.")
-        stores = []
-        for store in all_stores():
-            entry = {"id": store.name, "type": store.kind, "weight": store.weight,
-                     "properties": store.info()}
-            if store.description:
-                entry["description"] = store.description
-            if store.name == settings.DEFAULT_STORE:
-                entry["default"] = "true"
-            if store.read_only:
-                entry["read-only"] = "true"
-            stores.append(entry)
-        return Response({"stores": stores})
+        return Response({"stores": [
+            {**store_entry(store), "type": store.kind, "weight": store.weight,
+             "properties": store.info()} for store in all_stores()]})
 
 
 class StoreImageView(ApiView):

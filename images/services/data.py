@@ -10,6 +10,7 @@ from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFo
 from images.models import (Image, ImageLocation,
                            ImageProperty, ImageTag)
 from images.selectors import image_locations
+from images.services.properties import property_drop, property_set
 from stores.exceptions import (InvalidLocation, SizeCapExceeded,
                                SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
 from stores.registry import all_stores, get_store, store_for_uri
@@ -100,8 +101,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
-            ImageProperty.objects.filter(image=image, name=UPLOAD_ERROR_PROPERTY).update(
-                deleted=True, deleted_at=timezone.now())
+            property_drop(image, UPLOAD_ERROR_PROPERTY)
     except BaseException:
         _remove_quietly(store, uri)
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
@@ -112,13 +112,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
 
 
 def _note_upload_error(image, message):
-    row = ImageProperty.all_objects.filter(image=image, name=UPLOAD_ERROR_PROPERTY).first()
-    message = str(message)[:2000]
-    if row is None:
-        ImageProperty.objects.create(image=image, name=UPLOAD_ERROR_PROPERTY, value=message)
-    else:
-        row.value, row.deleted, row.deleted_at = message, False, None
-        row.save(update_fields=["value", "deleted", "deleted_at"])
+    property_set(image, UPLOAD_ERROR_PROPERTY, str(message)[:2000])
 
 
 def _upload_error(exc, store):

@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from images.exceptions import Conflict, ImageError, Invalid, NotFound, StoreFailed
-from images.models import Image, ImageLocation, ImageProperty, Task, TaskInfo
+from images.models import Image, ImageLocation, Task, TaskInfo
 from images.services.data import (HASH_ALGO, STAGING_PROPERTY, _remove_quietly, _set_status,
                                   _upload_error, image_download, staged_remove, staging_store)
+from images.services.properties import property_drop, property_get, property_set
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
 from stores.streams import HashingReader, SizeLimitedReader
@@ -31,25 +32,6 @@ PROGRESS_STEP = 64 * 2**20
 
 def _staging_key(image):
     return f"staging-{image.id}"
-
-
-def _property(image, name):
-    return ImageProperty.objects.filter(image=image, name=name).values_list(
-        "value", flat=True).first()
-
-
-def _set_property(image, name, value):
-    row = ImageProperty.all_objects.filter(image=image, name=name).first()
-    if row is None:
-        ImageProperty.objects.create(image=image, name=name, value=value)
-    else:
-        row.value, row.deleted, row.deleted_at = value, False, None
-        row.save(update_fields=["value", "deleted", "deleted_at"])
-
-
-def _drop_property(image, name):
-    ImageProperty.objects.filter(image=image, name=name).update(
-        deleted=True, deleted_at=timezone.now())
 
 
 def _store_list(value):
@@ -72,7 +54,7 @@ def image_stage(*, image, stream, expected_size=None):
     except BaseException as exc:
         _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
         raise _upload_error(exc, store) from exc
-    _set_property(image, STAGING_PROPERTY, uri)
+    property_set(image, STAGING_PROPERTY, uri)
     Image.objects.filter(pk=image.pk).update(size=reader.size)
     return image
 
@@ -149,7 +131,7 @@ def image_import(*, image, body, caller, header_store=None, request_id=None, url
     now = timezone.now()
     with transaction.atomic():
         locked = Image.objects.select_for_update().get(pk=image.pk)
-        holder = _property(locked, TASK_LOCK)
+        holder = property_get(locked, TASK_LOCK)
         if holder and Task.objects.filter(pk=holder, status__in=["pending",
                                                                   "processing"]).exists():
             raise Conflict("Image has active task")
@@ -159,10 +141,10 @@ def image_import(*, image, body, caller, header_store=None, request_id=None, url
                                    expires_at=now + TASK_TTL, updated_at=now)
         TaskInfo.objects.create(task=task, message="", result={}, input={
             "image_id": image.id, "import_req": body, "backend": names})
-        _set_property(locked, TASK_LOCK, task.id)
-        _set_property(locked, IMPORTING, ",".join(names))
-        failed = [s for s in _store_list(_property(locked, FAILED)) if s not in names]
-        _set_property(locked, FAILED, ",".join(failed))
+        property_set(locked, TASK_LOCK, task.id)
+        property_set(locked, IMPORTING, ",".join(names))
+        failed = [s for s in _store_list(property_get(locked, FAILED)) if s not in names]
+        property_set(locked, FAILED, ",".join(failed))
         if name != "copy-image":
             Image.objects.filter(pk=image.pk).update(status=Status.IMPORTING, updated_at=now)
     return task
@@ -188,7 +170,7 @@ class _Progress:
 def _open_source(image, method, fetch):
     if method == "copy-image":
         return image_download(image=image)[0]
-    staged = _property(image, STAGING_PROPERTY)
+    staged = property_get(image, STAGING_PROPERTY)
     if not staged:
         raise StoreFailed("No staged data for this image")
     return staging_store().open(staged)
@@ -264,7 +246,7 @@ def _web_download_to_staging(image, uri, fetch, task):
         reader = _Progress(SizeLimitedReader(response, expected_size=response.length,
                                              cap=settings.IMAGE_SIZE_CAP), task)
         staged = store.save(_staging_key(image), reader)
-    _set_property(image, STAGING_PROPERTY, staged)
+    property_set(image, STAGING_PROPERTY, staged)
 
 
 def _activate(image, expected, algo):
@@ -275,14 +257,14 @@ def _activate(image, expected, algo):
 
 
 def _progress_done(image, name):
-    remaining = [s for s in _store_list(_property(image, IMPORTING)) if s != name]
-    _set_property(image, IMPORTING, ",".join(remaining))
+    remaining = [s for s in _store_list(property_get(image, IMPORTING)) if s != name]
+    property_set(image, IMPORTING, ",".join(remaining))
 
 
 def _finish(task, image, method, *, written, failed, error, must_succeed=True):
     if failed:
-        previous = _store_list(_property(image, FAILED))
-        _set_property(image, FAILED, ",".join(dict.fromkeys(previous + failed)))
+        previous = _store_list(property_get(image, FAILED))
+        property_set(image, FAILED, ",".join(dict.fromkeys(previous + failed)))
     success = bool(written) and not (must_succeed and failed)
     if not success and method != "copy-image":
         for store, uri in written:  # all or nothing: keep no partial import
@@ -294,8 +276,8 @@ def _finish(task, image, method, *, written, failed, error, must_succeed=True):
                                                  virtual_size=None, updated_at=timezone.now())
     if method != "copy-image" and (success or not written):
         staged_remove(image)
-    _set_property(image, IMPORTING, "")
-    _drop_property(image, TASK_LOCK)
+    property_set(image, IMPORTING, "")
+    property_drop(image, TASK_LOCK)
     message = (f"Imported into {', '.join(s.name for s, _ in written)}" if success
                else f"Import failed: {error}")
     if success and failed:

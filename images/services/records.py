@@ -6,6 +6,7 @@ from images.exceptions import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageMember,
                            ImageProperty, ImageTag)
 from images.selectors import is_uuid
+from images.services.properties import property_drop, property_set
 
 Status = Image.Status
 # Glance's per-image quotas (image_property_quota, image_tag_quota, image_member_quota).
@@ -56,10 +57,6 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
     return image
 
 
-def _live_property(image, name):
-    return ImageProperty.all_objects.filter(image=image, name=name).first()
-
-
 @transaction.atomic
 def image_update(*, image, changes=None, set_properties=None, remove_properties=(),
                  tags=None):
@@ -78,17 +75,10 @@ def image_update(*, image, changes=None, set_properties=None, remove_properties=
         image.save(update_fields=list(changes))
     now = timezone.now()
     for name in remove_properties:
-        updated = ImageProperty.objects.filter(image=image, name=name).update(
-            deleted=True, deleted_at=now, updated_at=now)
-        if not updated:
+        if not property_drop(image, name):
             raise Conflict(f"Property {name} does not exist.")
     for name, value in (set_properties or {}).items():
-        row = _live_property(image, name)
-        if row is None:
-            ImageProperty.objects.create(image=image, name=name, value=value)
-        else:  # Glance revives a soft-deleted row: (image_id, name) is unique
-            row.value, row.deleted, row.deleted_at = value, False, None
-            row.save(update_fields=["value", "deleted", "deleted_at"])
+        property_set(image, name, value)
     if ImageProperty.objects.filter(image=image).count() > PROPERTY_QUOTA:
         raise TooLarge(f"Maximum number of properties ({PROPERTY_QUOTA}) exceeded")
     if tags is not None:
@@ -129,30 +119,25 @@ def tag_remove(*, image, value):
     Image.objects.filter(pk=image.pk).update(updated_at=now)
 
 
-def image_deactivate(*, image):
-    if image.status == Status.DEACTIVATED:
+def _switch(image, *, source, target, verb):
+    if image.status == target:
         return image
-    if image.status != Status.ACTIVE:
-        raise Forbidden("Only active images can be deactivated")
-    updated = Image.objects.filter(pk=image.pk, status=Status.ACTIVE).update(
-        status=Status.DEACTIVATED, updated_at=timezone.now())
+    if image.status != source:
+        raise Forbidden(f"Only {source} images can be {verb}d")
+    updated = Image.objects.filter(pk=image.pk, status=source).update(
+        status=target, updated_at=timezone.now())
     if not updated:
         raise Conflict("The image changed status; try again")
-    image.status = Status.DEACTIVATED
+    image.status = target
     return image
+
+
+def image_deactivate(*, image):
+    return _switch(image, source=Status.ACTIVE, target=Status.DEACTIVATED, verb="deactivate")
 
 
 def image_reactivate(*, image):
-    if image.status == Status.ACTIVE:
-        return image
-    if image.status != Status.DEACTIVATED:
-        raise Forbidden("Only deactivated images can be reactivated")
-    updated = Image.objects.filter(pk=image.pk, status=Status.DEACTIVATED).update(
-        status=Status.ACTIVE, updated_at=timezone.now())
-    if not updated:
-        raise Conflict("The image changed status; try again")
-    image.status = Status.ACTIVE
-    return image
+    return _switch(image, source=Status.DEACTIVATED, target=Status.ACTIVE, verb="reactivate")
 
 
 @transaction.atomic
