@@ -265,3 +265,40 @@ class TaskInfo(models.Model):
 
     class Meta:
         db_table = "task_info"
+
+
+class AuditFinding(models.Model):
+    """What one audit found at one location, or an orphan object in a store.
+
+    The portal's own table, not Glance's: one row per check, so the last finding of a
+    location and its history are both kept.
+    """
+
+    class Finding(models.TextChoices):
+        OK = "ok"
+        MISSING = "missing"
+        SIZE_MISMATCH = "size_mismatch"
+        CHECKSUM_MISMATCH = "checksum_mismatch"
+        UNREACHABLE = "unreachable"
+        ORPHAN = "orphan"
+        UNKNOWN_STORE = "unknown_store"
+
+    image_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
+    location_id = models.IntegerField(null=True, blank=True)
+    store = models.CharField(max_length=64)
+    location = models.TextField()
+    finding = models.CharField(max_length=20, choices=Finding.choices)
+    detail = models.TextField(blank=True, default="")
+    deep = models.BooleanField(default=False)
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "portal_audit_findings"
+        ordering = ["-checked_at", "-id"]
+        indexes = [
+            models.Index(fields=["location_id", "checked_at"],
+                         name="audit_location_checked_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.finding}: {self.location}"

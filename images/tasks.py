@@ -25,3 +25,46 @@ def image_import_task(task_id):
     policy = urlfetch.FetchPolicy.from_settings()
     return image_import_run(task=task_get(task_id),
                             fetch=lambda url: urlfetch.open_url(url, policy))
+
+
+@shared_task(acks_late=True)
+def audit_location_task(location_id, deep=False):
+    """Audit one location and record the finding; returns the finding's name."""
+    from images.models import ImageLocation
+    from images.services.audit import findings_record, location_audit
+
+    location = ImageLocation.objects.select_related("image").get(pk=location_id)
+    finding = location_audit(location, image=location.image, deep=deep)
+    findings_record([finding], deep=deep)
+    return finding.finding
+
+
+@shared_task(acks_late=True)
+def audit_image_task(image_id, deep=False):
+    """Audit every location of one image; returns {finding: count}."""
+    from images.services.audit import image_audit
+
+    return _counts(image_audit(image=image_get(image_id), deep=deep))
+
+
+@shared_task(acks_late=True)
+def audit_store_task(store_name, deep=False):
+    """Audit the locations of one store and look for its orphans; returns {finding: count}."""
+    from images.services.audit import audit_run
+
+    return _counts(audit_run(store_name=store_name, deep=deep))
+
+
+@shared_task(acks_late=True)
+def audit_all_task(deep=False):
+    """Audit every location and every store; returns {finding: count}."""
+    from images.services.audit import audit_run
+
+    return _counts(audit_run(deep=deep))
+
+
+def _counts(findings):
+    counts = {}
+    for finding in findings:
+        counts[str(finding.finding)] = counts.get(str(finding.finding), 0) + 1
+    return counts

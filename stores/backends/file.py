@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 from django.core.files import File
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 
 from stores.base import KEY_RE, Health, Store
@@ -18,18 +19,29 @@ class FileStore(Store):
     kind = "file"
     schemes = frozenset({"file", "filesystem"})
 
-    def __init__(self, name, *, root, **kwargs):
+    def __init__(self, name, *, root, location_root=None, **kwargs):
         super().__init__(name, **kwargs)
         self.root = Path(os.path.realpath(root))
+        # The folder this store's locations name in the database, when the data is mounted
+        # elsewhere (a Glance database audited from another machine): URIs are written and
+        # read as location_root/key, the bytes are still read and written under root.
+        self.location_root = Path(os.path.normpath(location_root)) if location_root else None
+        if self.location_root is not None and not self.location_root.is_absolute():
+            raise ImproperlyConfigured(f"Store '{name}': location_root must be an absolute "
+                                       "path")
         # allow_overwrite: a key is an image id, and an earlier interrupted attempt at the
         # same id may have left a file; the database, not the store, decides who may write.
         self.storage = FileSystemStorage(location=self.root, allow_overwrite=True)
 
     def uri_for(self, key):
-        return str(Location.for_file(self.root / key))
+        return str(Location.for_file((self.location_root or self.root) / key))
 
     def _key_of(self, location):
         path = Path(location.path)
+        if self.location_root is not None and Path(os.path.normpath(path.parent)) == \
+                self.location_root and path.name not in ("", ".", ".."):
+            # Named as it is on the other machine: never resolved here, so no escape.
+            return path.name
         # A location is opened only if it names a file directly in this store's root: no
         # "..", no sub-folder, no symlinked escape (CVE-2014-9493 let users read server files).
         if path.parent != self.root and Path(os.path.realpath(path.parent)) != self.root:
@@ -93,8 +105,11 @@ class FileStore(Store):
         return Health(True, f"{free // 2**20} MiB free")
 
     def info(self):
-        return {"data_dir": str(self.root), "chunk_size": self.chunk_size,
+        info = {"data_dir": str(self.root), "chunk_size": self.chunk_size,
                 "thin_provisioning": False}
+        if self.location_root is not None:
+            info["location_root"] = str(self.location_root)
+        return info
 
 
 class FileReader:

@@ -1,0 +1,230 @@
+"""Location audits: is each location's object there, of the image's size and checksums, and
+which objects in a store does no location reference (orphans).
+
+An audit only reads: it never deletes or changes an object, an image or a location. Its
+findings are written as AuditFinding rows, and only into the portal's own database.
+"""
+import logging
+from dataclasses import asdict, dataclass
+
+from images.models import AuditFinding, Image, ImageLocation
+from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError
+from stores.locations import redact
+from stores.registry import all_stores, get_store, store_for_uri
+from stores.streams import HashingReader
+
+logger = logging.getLogger(__name__)
+
+Result = AuditFinding.Finding
+# Read 1 MiB at a time: the hashing threads hold a few chunks each, never the whole object.
+CHUNK_SIZE = 2**20
+BATCH_SIZE = 500
+# An object whose image is in one of these is still being written: not an orphan yet.
+IN_FLIGHT = (Image.Status.SAVING, Image.Status.UPLOADING, Image.Status.IMPORTING)
+# Staged data (glance-direct) is kept while its image is uploading or importing.
+STAGING_PREFIX = "staging-"
+STAGING_KEPT = (Image.Status.UPLOADING, Image.Status.IMPORTING)
+# Only the portal's own database holds the findings table; another alias is a Glance
+# database opened read-only, whose findings are reported and never written.
+RECORD_ALIAS = "default"
+
+
+@dataclass
+class Finding:
+    """One result: `location` is the URI without credentials; `image_id` is None for orphans."""
+
+    image_id: str | None
+    store: str
+    location: str
+    finding: str
+    detail: str = ""
+    location_id: int | None = None
+
+    @property
+    def ok(self):
+        return self.finding == Result.OK
+
+    def as_dict(self):
+        """The report form: image_id, store, location, finding, detail."""
+        data = asdict(self)
+        del data["location_id"]
+        return data
+
+
+def location_audit(location, *, image, deep=False):
+    """Check one location of `image`: present, of the image's size, and (deep) its checksums.
+
+    Returns a Finding; store errors become findings (a store that is down is `unreachable`,
+    not `missing`), nothing is raised for them.
+    """
+    uri = redact(location.value)
+
+    def finding(result, store_name, detail=""):
+        return Finding(image_id=image.id, store=store_name, location=uri, finding=result,
+                       detail=detail, location_id=location.id)
+
+    try:
+        store = store_for_uri(location.value, hint=location.store or None)
+    except InvalidLocation as exc:
+        return finding(Result.UNKNOWN_STORE, location.store, str(exc))
+    try:
+        size = store.size(location.value)
+        if image.size is not None and size != image.size:
+            return finding(Result.SIZE_MISMATCH, store.name,
+                           f"expected {image.size} bytes, found {size}")
+        if deep:
+            mismatch = _checksum_mismatch(store, location.value, image)
+            if mismatch:
+                return finding(Result.CHECKSUM_MISMATCH, store.name, mismatch)
+    except ObjectNotFound as exc:
+        return finding(Result.MISSING, store.name, str(exc))
+    except StoreError as exc:
+        return finding(Result.UNREACHABLE, store.name, str(exc))
+    return finding(Result.OK, store.name)
+
+
+def _checksum_mismatch(store, uri, image):
+    """Stream the object through the hashers; a description of what differs, or ""."""
+    algo = image.os_hash_algo or "sha512"
+    reader = store.open(uri)
+    hashing = HashingReader(reader, ("md5", algo))
+    try:
+        while hashing.read(CHUNK_SIZE):
+            pass
+        digests = hashing.hexdigests()
+    finally:
+        hashing.close()
+        reader.close()
+    problems = []
+    if image.checksum and digests["md5"] != image.checksum:
+        problems.append(f"md5 expected {image.checksum}, found {digests['md5']}")
+    if image.os_hash_value and digests[algo] != image.os_hash_value:
+        problems.append(f"{algo} expected {image.os_hash_value}, found {digests[algo]}")
+    return "; ".join(problems)
+
+
+def audited_locations(*, using="default"):
+    """Live, active locations of images that are not deleted, each with its image."""
+    return (ImageLocation.objects.using(using)
+            .filter(status=ImageLocation.Status.ACTIVE, image__deleted=False)
+            .select_related("image").order_by("id"))
+
+
+def store_orphans(store, *, using="default"):
+    """Objects in `store` that no live location references, as `orphan` findings.
+
+    An object of an image still being written (saving, uploading, importing) is not an
+    orphan, nor is staged data (`staging-<id>`) of an image uploading or importing.
+    """
+    try:
+        keys = set(store.keys())
+    except StoreError as exc:
+        return [Finding(image_id=None, store=store.name, location="", finding=Result.UNREACHABLE,
+                        detail=f"could not list the store: {exc}")]
+    # Read the in-flight images before the locations: an upload that ends in between is then
+    # seen either as in flight or, as its location row is written with its status, by its
+    # location; never as neither.
+    candidates = sorted({key.removeprefix(STAGING_PREFIX) for key in keys})
+    writing = {}
+    # In batches: one IN (...) with every key of a large store passes the databases' limits
+    # on query parameters (32766 on SQLite, 65535 on PostgreSQL).
+    for start in range(0, len(candidates), BATCH_SIZE):
+        writing.update(Image.objects.using(using)
+                       .filter(id__in=candidates[start:start + BATCH_SIZE], status__in=IN_FLIGHT)
+                       .values_list("id", "status"))
+    referenced = set()
+    locations = (ImageLocation.objects.using(using)
+                 .filter(status__in=[ImageLocation.Status.ACTIVE,
+                                     ImageLocation.Status.PENDING_DELETE])
+                 .values_list("value", flat=True))
+    for value in locations.iterator(chunk_size=BATCH_SIZE):
+        try:
+            referenced.add(store.key_of(value))
+        except InvalidLocation:
+            continue
+    orphans = []
+    for key in sorted(keys - referenced):
+        if key.startswith(STAGING_PREFIX):
+            if writing.get(key.removeprefix(STAGING_PREFIX)) in STAGING_KEPT:
+                continue
+            detail = "staged data of an image that is not uploading or importing"
+        else:
+            if key in writing:
+                continue
+            detail = "no location references this object"
+        orphans.append(Finding(image_id=None, store=store.name,
+                               location=redact(store.uri_for(key)),
+                               finding=Result.ORPHAN, detail=detail))
+    return orphans
+
+
+def findings_record(findings, *, deep=False, using="default"):
+    """Write findings as AuditFinding rows, in the portal's own database only."""
+    if using != RECORD_ALIAS:
+        return []
+    rows = [AuditFinding(image_id=f.image_id, location_id=f.location_id, store=f.store[:64],
+                         location=f.location, finding=f.finding, detail=f.detail, deep=deep)
+            for f in findings]
+    return AuditFinding.objects.using(RECORD_ALIAS).bulk_create(rows, batch_size=BATCH_SIZE)
+
+
+def image_audit(*, image, deep=False, using="default", record=True):
+    """Audit every location of one image; returns the findings."""
+    findings = [location_audit(location, image=image, deep=deep)
+                for location in audited_locations(using=using).filter(image_id=image.id)]
+    if record:
+        findings_record(findings, deep=deep, using=using)
+    return findings
+
+
+def audit_run(*, store_name=None, deep=False, using="default", record=True, progress=None):
+    """Audit every location (of one store when `store_name` is given), then look for orphans.
+
+    `progress(done, total)` is called as locations are checked. Returns the findings;
+    with `record`, they are also written as AuditFinding rows (portal database only).
+    """
+    stores = [get_store(store_name)] if store_name else all_stores()
+    locations = audited_locations(using=using)
+    total = locations.count()
+    findings, batch = [], []
+    done = 0
+    for location in locations.iterator(chunk_size=BATCH_SIZE):
+        done += 1
+        if store_name is None or _in_store(location, store_name):
+            batch.append(location_audit(location, image=location.image, deep=deep))
+        if len(batch) >= BATCH_SIZE:
+            _flush(batch, findings, record=record, deep=deep, using=using)
+        if progress:
+            progress(done, total)
+    _flush(batch, findings, record=record, deep=deep, using=using)
+    for store in stores:
+        batch = store_orphans(store, using=using)
+        _flush(batch, findings, record=record, deep=deep, using=using)
+    return findings
+
+
+def _flush(batch, findings, *, record, deep, using):
+    if record:
+        findings_record(batch, deep=deep, using=using)
+    findings.extend(batch)
+    batch.clear()
+
+
+def _in_store(location, store_name):
+    try:
+        return store_for_uri(location.value, hint=location.store or None).name == store_name
+    except InvalidLocation:
+        return location.store == store_name
+
+
+def findings_last(*, location_ids=None, image_id=None):
+    """The newest finding of each location (of the given locations or image)."""
+    rows = AuditFinding.objects.using(RECORD_ALIAS).exclude(location_id=None)
+    if location_ids is not None:
+        rows = rows.filter(location_id__in=list(location_ids))
+    if image_id is not None:
+        rows = rows.filter(image_id=image_id)
+    last = {}
+    for row in rows.order_by("location_id", "-checked_at", "-id"):
+        last.setdefault(row.location_id, row)
+    return last
