@@ -6,7 +6,8 @@ from django.db import transaction
 
 from images import services
 from images.exceptions import ImageError
-from images.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
+from images.models import (AuditFinding, Image, ImageLocation, ImageMember, ImageProperty,
+                           ImageTag)
 from images.selectors import Caller
 from images.services.imports import image_import
 from images.tasks import image_import_task
@@ -142,3 +143,19 @@ class ImageMemberAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("image__id", "member")
     raw_id_fields = ("image",)
+
+
+@admin.register(AuditFinding)
+class AuditFindingAdmin(admin.ModelAdmin):
+    """Every audit result, newest first: filter by finding and store to see the problems."""
+
+    list_display = ("checked_at", "finding", "store", "image_id", "location", "detail", "deep")
+    list_filter = ("finding", "store", "deep")
+    search_fields = ("image_id", "location")
+    date_hierarchy = "checked_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

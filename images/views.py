@@ -17,6 +17,7 @@ from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation,
 from images.representation import image_view
 from images.selectors import (Caller, image_get_visible, image_locations, images_for_portal,
                               store_usage)
+from images.services.audit import findings_last
 from images.services.data import UPLOAD_ERROR_PROPERTY
 from images.services.imports import IMPORTING, image_import
 from images.tasks import image_import_task
@@ -111,6 +112,10 @@ def image_detail(request, image_id):
     caller = _caller(request)
     view = image_view(image, show_locations=False)
     locations = image_locations(image)
+    if caller.admin:
+        last = findings_last(image_id=image.id)
+        for location in locations:
+            location.last_finding = last.get(location.id)
     in_stores = {location.store for location in locations
                  if location.status == ImageLocation.Status.ACTIVE}
     properties = dict(ImageProperty.objects.filter(image=image).values_list("name", "value"))

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from stores import config as store_config
 
@@ -194,6 +195,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "") in ("1", "true")
+# With `celery -A portal beat`: a shallow audit of every location each night, a deep one
+# (every byte hashed again) each Sunday.
+CELERY_BEAT_SCHEDULE = {
+    "audit-all-nightly": {"task": "images.tasks.audit_all_task",
+                          "schedule": crontab(hour=3, minute=0), "kwargs": {"deep": False}},
+    "audit-all-deep-weekly": {"task": "images.tasks.audit_all_task",
+                              "schedule": crontab(hour=4, minute=0, day_of_week=0),
+                              "kwargs": {"deep": True}},
+}
 
 LOGGING = {
     "version": 1,

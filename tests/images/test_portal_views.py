@@ -1,4 +1,5 @@
 """The portal's pages: who sees what, and CSRF on every form."""
+import io
 import re
 
 import pytest
@@ -116,3 +117,15 @@ def test_stores_page_shows_each_store_with_health_and_usage(root, file_stores):
     assert '<td class="num">1</td>' in fast and 'title="1000 bytes"' in fast
     assert '<td class="num">0</td>' in cheap
     assert page.count("<rect data-store=") == 2
+
+
+def test_image_page_shows_each_locations_last_audit_finding(root, file_stores):
+    from django.core.management import call_command
+
+    image, _ = factories.active_image()
+    (file_stores["fast"] / image.id).write_bytes(b"short")
+    with pytest.raises(SystemExit):
+        call_command("audit_locations", stdout=io.StringIO())
+    page = root.get(f"/images/{image.id}/").content.decode()
+    row = re.search(r'<tr data-store="fast">(.*?)</tr>', page, re.S).group(1)
+    assert "finding-size_mismatch" in row
