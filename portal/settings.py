@@ -6,6 +6,7 @@ This module is the only reader of the environment:
 - DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3)
 - PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
 - CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
+- GLANCE_DATABASE_URL an existing Glance database, opened read-only as the alias "glance"
 - PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
 """
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from portal.routers import glance_database
 from stores import config as store_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -103,6 +105,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 # Glance's own index names (ix_image_tags_image_id_tag_value, ...) pass Django's 30-character
 # limit, which exists for Oracle; SQLite, PostgreSQL (63) and MariaDB (64) take them.
 SILENCED_SYSTEM_CHECKS = ["models.E034"]
+
+# An existing Glance database, read with .using("glance") and opened read-only
+# (portal/routers.py: glance_database); import_glance_db copies its rows into "default".
+if os.environ.get("GLANCE_DATABASE_URL"):
+    DATABASES["glance"] = glance_database(os.environ["GLANCE_DATABASE_URL"])
+DATABASE_ROUTERS = ["portal.routers.GlanceRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
