@@ -1,7 +1,7 @@
 """The portal's pages (the API's URLs are in images/api/urls.py)."""
 from django.urls import path
 
-from images import views
+from images import views, views_audit
 
 app_name = "images"
 urlpatterns = [
@@ -13,4 +13,7 @@ urlpatterns = [
     path("images/<str:image_id>/delete/", views.image_delete, name="delete"),
     path("images/<str:image_id>/<str:action>/", views.image_set_active, name="set_active"),
     path("stores/", views.store_dashboard, name="stores"),
+    path("audit/", views_audit.audit_page, name="audit"),
+    path("audit/start/", views_audit.audit_start, name="audit_start"),
+    path("audit/act/", views_audit.audit_act, name="audit_act"),
 ]
