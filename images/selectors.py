@@ -110,9 +110,11 @@ PORTAL_SORTS = {"name", "status", "disk_format", "size", "visibility", "updated_
 
 
 def images_for_portal(caller, *, q="", status="", store="", visibility="", disk_format="",
-                      sort="updated_at", direction="desc"):
-    """The images page's queryset: what the caller may see, searched, filtered and sorted."""
-    queryset = images_visible_to(caller).exclude(status=Image.Status.KILLED)
+                      sort="updated_at", direction="desc", using="default"):
+    """The images page's queryset: what the caller may see, searched, filtered and sorted
+    (`using`: the portal's database, or a Glance database read through its alias)."""
+    queryset = images_visible_to(caller, Image.objects.using(using)).exclude(
+        status=Image.Status.KILLED)
     if q:
         queryset = queryset.filter(Q(name__icontains=q) | Q(id__startswith=q.lower()))
     if status:
@@ -123,7 +125,7 @@ def images_for_portal(caller, *, q="", status="", store="", visibility="", disk_
         queryset = queryset.filter(disk_format=disk_format)
     if store:
         # meta_data is JSON text; the portal writes it as {"store": "NAME"}.
-        queryset = queryset.filter(id__in=ImageLocation.objects.filter(
+        queryset = queryset.filter(id__in=ImageLocation.objects.using(using).filter(
             status=ImageLocation.Status.ACTIVE,
             meta_data__contains=f'"store": "{store}"').values("image_id"))
     sort = sort if sort in PORTAL_SORTS else "updated_at"

@@ -15,7 +15,7 @@ from images import services
 from images.exceptions import ImageError
 from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation, ImageProperty
 from images.representation import image_view
-from images.selectors import (Caller, image_get_visible, image_locations, images_for_portal,
+from images.selectors import (Caller, image_get, image_get_visible, image_locations, images_for_portal,
                               store_usage)
 from images.services.audit import findings_last
 from images.services.data import UPLOAD_ERROR_PROPERTY
@@ -38,9 +38,19 @@ def _caller(request):
     return Caller.of(request.user)
 
 
-def _visible_or_404(request, image_id):
+def _database(request):
+    """The database the page shows: the portal's own, or (for admins, when one is
+    configured) a Glance database, read-only, with `?db=glance`."""
+    if request.GET.get("db") == "glance" and "glance" in settings.DATABASES and \
+            _caller(request).admin:
+        return "glance"
+    return "default"
+
+
+def _visible_or_404(request, image_id, using="default"):
     try:
-        return image_get_visible(image_id, _caller(request))
+        return image_get_visible(image_id, _caller(request)) if using == "default" else \
+            image_get(image_id, queryset=Image.objects.using(using))
     except ImageError:
         raise Http404("No such image") from None
 
@@ -63,15 +73,17 @@ def _store_choices():
 @login_required
 def image_list(request):
     params = request.GET
+    using = _database(request)
     sort, direction = params.get("sort", "updated_at"), params.get("dir", "desc")
     queryset = images_for_portal(
         _caller(request), q=params.get("q", "").strip(), status=params.get("status", ""),
         store=params.get("store", ""), visibility=params.get("visibility", ""),
-        disk_format=params.get("disk_format", ""), sort=sort, direction=direction)
+        disk_format=params.get("disk_format", ""), sort=sort, direction=direction,
+        using=using)
     page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     images = list(page.object_list)
     stores = {}
-    for location in ImageLocation.objects.filter(
+    for location in ImageLocation.objects.using(using).filter(
             image_id__in=[image.id for image in images],
             status=ImageLocation.Status.ACTIVE).order_by("id"):
         stores.setdefault(location.image_id, []).append(location.store)
@@ -93,7 +105,8 @@ def image_list(request):
                         "active": sort == key, "dir": direction})
     return render(request, "images/image_list.html", {
         "rows": rows, "page": page, "query": query.urlencode(), "params": params,
-        "columns": columns, "statuses": Image.Status.values,
+        "columns": columns, "statuses": Image.Status.values, "database": using,
+        "glance_configured": "glance" in settings.DATABASES and _caller(request).admin,
         "visibilities": Image.Visibility.values, "disk_formats": DISK_FORMATS,
         "stores": [store.name for store in all_stores()]})
 
@@ -108,24 +121,27 @@ def image_upload(request):
 
 @login_required
 def image_detail(request, image_id):
-    image = _visible_or_404(request, image_id)
+    using = _database(request)
+    image = _visible_or_404(request, image_id, using)
     caller = _caller(request)
     view = image_view(image, show_locations=False)
     locations = image_locations(image)
-    if caller.admin:
+    if caller.admin and using == "default":
         last = findings_last(image_id=image.id)
         for location in locations:
             location.last_finding = last.get(location.id)
     in_stores = {location.store for location in locations
                  if location.status == ImageLocation.Status.ACTIVE}
-    properties = dict(ImageProperty.objects.filter(image=image).values_list("name", "value"))
+    properties = dict(ImageProperty.objects.using(using).filter(image=image)
+                      .values_list("name", "value"))
     extra = sorted((k, v) for k, v in view.items()
                    if k not in SEED_ROWS and k not in ("self", "file", "schema", "tags"))
     return render(request, "images/image_detail.html", {
         "image": image, "rows": [(k, view.get(k)) for k in SEED_ROWS], "extra": extra,
         "tags": view["tags"], "members": image.members.order_by("id"),
         "locations": locations if caller.admin else None,
-        "may_change": _may_change(caller, image), "admin": caller.admin,
+        "may_change": using == "default" and _may_change(caller, image), "admin": caller.admin,
+        "database": using,
         "copy_targets": [s.name for s in all_stores()
                          if not s.read_only and s.name not in in_stores],
         "importing": properties.get(IMPORTING, ""),

@@ -270,3 +270,39 @@ def test_auditing_a_damaged_copy_names_each_problem(glance_copy):
     assert deep[("15b50981-e48a-43e3-a1e0-3d73e291974a", "fast")] == "checksum_mismatch"
     assert deep[("92e430df-315d-4a85-a137-90e6d21b6fa3", "cheap")] == "ok"
     assert sha256(copy / "glance.sqlite") == before
+
+
+PAGES = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+client = Client()
+client.force_login(get_user_model().objects.get(username="auditor"))
+for url in ("/images/?db=glance", "/images/?db=glance&store=cheap",
+            "/images/92e430df-315d-4a85-a137-90e6d21b6fa3/?db=glance", "/images/"):
+    response = client.get(url)
+    print("PAGE", url, response.status_code, len(response.content))
+    print(response.content.decode())
+"""
+
+
+def test_the_portal_shows_the_glance_database_beside_its_own(glance_copy):
+    copy, env = glance_copy
+    manage(env, "create_token", "auditor", "--admin")
+    before = sha256(copy / "glance.sqlite")
+    out = manage(env, "shell", "-c", PAGES).stdout
+    pages = {chunk.split()[0]: chunk for chunk in out.split("PAGE ")[1:]}
+    glance_list = pages["/images/?db=glance"]
+    assert " 200 " in glance_list.splitlines()[0]
+    assert "Glance database, read-only" in glance_list
+    for name in ("file-cirros", "copied-both", "tagged-props", "shared-with-member"):
+        assert name in glance_list
+    cheap_only = pages["/images/?db=glance&store=cheap"]
+    assert "copied-both" in cheap_only and "raw-fast" not in cheap_only
+    detail = pages["/images/92e430df-315d-4a85-a137-90e6d21b6fa3/?db=glance"]
+    assert "file:///var/lib/glance/images/fast/92e430df" in detail
+    assert "file:///var/lib/glance/images/cheap/92e430df" in detail
+    assert 'id="copy-form"' not in detail and 'id="delete-image"' not in detail
+    assert "copied-both" not in pages["/images/"]  # the portal's own database is empty
+    assert sha256(copy / "glance.sqlite") == before
