@@ -1,13 +1,14 @@
 """The auditor's view of the image tables. Location URIs are never typed by hand here."""
 from functools import partial
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 
 from images import services
 from images.exceptions import ImageError
-from images.models import (AuditFinding, Image, ImageLocation, ImageMember, ImageProperty,
-                           ImageTag)
+from images.models import (AuditFinding, GlanceImage, Image, ImageLocation, ImageMember,
+                           ImageProperty, ImageTag)
 from images.selectors import Caller
 from images.services.imports import image_import
 from images.tasks import image_import_task
@@ -159,3 +160,49 @@ class AuditFindingAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class GlanceReadOnly:
+    """Reads the `glance` alias and changes nothing there."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).using("glance")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GlanceLocationInline(GlanceReadOnly, LocationInline):
+    pass
+
+
+class GlancePropertyInline(GlanceReadOnly, PropertyInline):
+    pass
+
+
+class GlanceTagInline(GlanceReadOnly, TagInline):
+    pass
+
+
+class GlanceImageAdmin(GlanceReadOnly, admin.ModelAdmin):
+    """An existing Glance database's images beside the portal's own, with the same filters."""
+
+    list_display = ImageAdmin.list_display
+    list_filter = ("status", "visibility", "owner", "disk_format", "container_format")
+    search_fields = ImageAdmin.search_fields
+    inlines = [GlanceLocationInline, GlancePropertyInline, GlanceTagInline]
+    list_per_page = 50
+
+    def get_actions(self, request):
+        return {}
+
+
+# Shown only when GLANCE_DATABASE_URL names a Glance database.
+if "glance" in settings.DATABASES:
+    admin.site.register(GlanceImage, GlanceImageAdmin)

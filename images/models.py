@@ -302,3 +302,13 @@ class AuditFinding(models.Model):
 
     def __str__(self):
         return f"{self.finding}: {self.location}"
+
+
+class GlanceImage(Image):
+    """Images as the admin shows them from an existing Glance database (the `glance` alias,
+    read-only): a proxy, with no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "image in the Glance database"
+        verbose_name_plural = "images in the Glance database"

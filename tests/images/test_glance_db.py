@@ -280,7 +280,9 @@ setup_test_environment()
 client = Client()
 client.force_login(get_user_model().objects.get(username="auditor"))
 for url in ("/images/?db=glance", "/images/?db=glance&store=cheap",
-            "/images/92e430df-315d-4a85-a137-90e6d21b6fa3/?db=glance", "/images/"):
+            "/images/92e430df-315d-4a85-a137-90e6d21b6fa3/?db=glance", "/images/",
+            "/admin/images/glanceimage/?visibility__exact=public",
+            "/admin/images/glanceimage/92e430df-315d-4a85-a137-90e6d21b6fa3/change/"):
     response = client.get(url)
     print("PAGE", url, response.status_code, len(response.content))
     print(response.content.decode())
@@ -305,4 +307,10 @@ def test_the_portal_shows_the_glance_database_beside_its_own(glance_copy):
     assert "file:///var/lib/glance/images/cheap/92e430df" in detail
     assert 'id="copy-form"' not in detail and 'id="delete-image"' not in detail
     assert "copied-both" not in pages["/images/"]  # the portal's own database is empty
+    admin_list = pages["/admin/images/glanceimage/?visibility__exact=public"]
+    assert "file-cirros" in admin_list and "tagged-props" in admin_list
+    assert "raw-fast" not in admin_list  # private: filtered out
+    admin_detail = pages["/admin/images/glanceimage/92e430df-315d-4a85-a137-90e6d21b6fa3/change/"]
+    assert " 200 " in admin_detail.splitlines()[0]
+    assert "file:///var/lib/glance/images/cheap/92e430df" in admin_detail
     assert sha256(copy / "glance.sqlite") == before
