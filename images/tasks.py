@@ -52,7 +52,8 @@ def audit_store_task(store_name, deep=False):
     """Audit the locations of one store and look for its orphans; returns {finding: count}."""
     from images.services.audit import audit_run
 
-    return _counts(audit_run(store_name=store_name, deep=deep))
+    return _tallied(lambda tally: audit_run(store_name=store_name, deep=deep,
+                                            keep=lambda finding: False, tally=tally))
 
 
 @shared_task(acks_late=True)
@@ -60,7 +61,20 @@ def audit_all_task(deep=False):
     """Audit every location and every store; returns {finding: count}."""
     from images.services.audit import audit_run
 
-    return _counts(audit_run(deep=deep))
+    return _tallied(lambda tally: audit_run(deep=deep, keep=lambda finding: False,
+                                            tally=tally))
+
+
+def _tallied(run):
+    """{finding: count} of an audit that keeps no finding in memory (they are recorded)."""
+    from collections import Counter
+
+    tally = Counter()
+    run(tally)
+    counts = Counter()
+    for (_, finding), count in tally.items():
+        counts[finding] += count
+    return dict(counts)
 
 
 def _counts(findings):

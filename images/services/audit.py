@@ -177,11 +177,14 @@ def image_audit(*, image, deep=False, using="default", record=True):
     return findings
 
 
-def audit_run(*, store_name=None, deep=False, using="default", record=True, progress=None):
+def audit_run(*, store_name=None, deep=False, using="default", record=True, progress=None,
+              keep=None, tally=None):
     """Audit every location (of one store when `store_name` is given), then look for orphans.
 
-    `progress(done, total)` is called as locations are checked. Returns the findings;
-    with `record`, they are also written as AuditFinding rows (portal database only).
+    `progress(done, total)` is called as locations are checked. Returns the findings that
+    `keep(finding)` accepts (all by default); `tally`, a Counter of (store, finding), counts
+    every one. Keeping only the problems keeps memory flat whatever the number of locations.
+    With `record`, findings are also written as AuditFinding rows (portal database only).
     """
     stores = [get_store(store_name)] if store_name else all_stores()
     locations = audited_locations(using=using)
@@ -193,20 +196,23 @@ def audit_run(*, store_name=None, deep=False, using="default", record=True, prog
         if store_name is None or _in_store(location, store_name):
             batch.append(location_audit(location, image=location.image, deep=deep))
         if len(batch) >= BATCH_SIZE:
-            _flush(batch, findings, record=record, deep=deep, using=using)
+            _flush(batch, findings, record=record, deep=deep, using=using, keep=keep,
+                   tally=tally)
         if progress:
             progress(done, total)
-    _flush(batch, findings, record=record, deep=deep, using=using)
+    _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=tally)
     for store in stores:
         batch = store_orphans(store, using=using)
-        _flush(batch, findings, record=record, deep=deep, using=using)
+        _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=tally)
     return findings
 
 
-def _flush(batch, findings, *, record, deep, using):
+def _flush(batch, findings, *, record, deep, using, keep, tally):
     if record:
         findings_record(batch, deep=deep, using=using)
-    findings.extend(batch)
+    if tally is not None:
+        tally.update((f.store, str(f.finding)) for f in batch)
+    findings.extend(f for f in batch if keep is None or keep(f))
     batch.clear()
 
 

@@ -33,15 +33,19 @@ class Command(BaseCommand):
             except UnknownStore as exc:
                 raise CommandError(str(exc)) from None
         progress = self._progress_bar() if self._is_tty(self.stderr) else None
+        tally = Counter()
+        # The text report needs only the counts and the problems, so memory stays flat
+        # however many locations there are; the JSON report lists every finding.
         findings = audit_run(store_name=store, deep=deep, using=database,
-                             record=database == "default", progress=progress)
+                             record=database == "default", progress=progress, tally=tally,
+                             keep=None if format == "json" else (lambda f: not f.ok))
         if progress:
             progress.out.write("\n")  # the bar ends its line; stdout keeps the report clean
         if format == "json":
             self.stdout.write(json.dumps([f.as_dict() for f in findings], indent=2))
         else:
-            self._report(findings)
-        if any(not f.ok for f in findings):
+            self._report(tally, [f for f in findings if not f.ok])
+        if any(finding != "ok" for (_, finding) in tally):
             sys.exit(1)
 
     @staticmethod
@@ -61,17 +65,19 @@ class Command(BaseCommand):
         progress.out = out
         return progress
 
-    def _report(self, findings):
-        by_finding = Counter(str(f.finding) for f in findings)
-        by_store = Counter(f.store for f in findings)
-        self.stdout.write(f"{len(findings)} findings")
+    def _report(self, tally, problems):
+        by_finding, by_store, bad = Counter(), Counter(), Counter()
+        for (store, finding), count in tally.items():
+            by_finding[finding] += count
+            by_store[store] += count
+            if finding != "ok":
+                bad[store] += count
+        self.stdout.write(f"{sum(tally.values())} findings")
         for name, count in sorted(by_finding.items()):
             self.stdout.write(f"  {name}: {count}")
         self.stdout.write("By store:")
         for name, count in sorted(by_store.items()):
-            problems = sum(1 for f in findings if f.store == name and not f.ok)
-            self.stdout.write(f"  {name or '(none)'}: {count} ({problems} not ok)")
-        problems = [f for f in findings if not f.ok]
+            self.stdout.write(f"  {name or '(none)'}: {count} ({bad[name]} not ok)")
         if problems:
             self.stdout.write("Problems:")
         for f in problems:
