@@ -80,24 +80,19 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
             raise NotFound(f"No image found with ID {image.id}")
         raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
     algo = image.os_hash_algo or HASH_ALGO
-    reader = HashingReader(SizeLimitedReader(stream, expected_size=expected_size,
-                                             cap=settings.IMAGE_SIZE_CAP), ("md5", algo))
     try:
-        uri = store.save(image.id, reader)
-        digests = reader.hexdigests()
+        uri, size, md5, digest = save_hashed(store, image.id, SizeLimitedReader(
+            stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP), algo)
     except BaseException as exc:
-        reader.close()
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
                     virtual_size=None)
-        error = _upload_error(exc, store)
-        _note_upload_error(image, getattr(error, "message", None) or str(error) or
-                           type(error).__name__)
-        raise error from exc
+        _note_upload_error(image, getattr(exc, "message", None) or str(exc) or
+                           type(exc).__name__)
+        raise
     try:
         with transaction.atomic():
-            fields = dict(size=reader.size, checksum=digests["md5"], os_hash_algo=algo,
-                          os_hash_value=digests[algo],
-                          virtual_size=reader.size if image.disk_format == "raw" else None)
+            fields = dict(size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
+                          virtual_size=size if image.disk_format == "raw" else None)
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
@@ -107,7 +102,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
                     virtual_size=None)
         raise
-    logger.info("image %s: %d bytes saved in store %s", image.id, reader.size, store.name)
+    logger.info("image %s: %d bytes saved in store %s", image.id, size, store.name)
     return image
 
 
@@ -126,6 +121,22 @@ def _upload_error(exc, store):
         return StoreFailed(f"{exc} Nothing was kept." if f"'{store.name}'" in str(exc)
                            else f"Store '{store.name}' failed: {exc}. Nothing was kept.")
     return exc
+
+
+def save_hashed(store, key, source, algo):
+    """Stream `source` into `store` once, hashed on the way (md5 and `algo`).
+
+    Returns (uri, size, md5, digest). The driver removed whatever it wrote when this
+    raises; store and stream errors come out as the API's errors.
+    """
+    reader = HashingReader(source, ("md5", algo))
+    try:
+        uri = store.save(key, reader)
+        digests = reader.hexdigests()
+    except BaseException as exc:
+        reader.close()
+        raise _upload_error(exc, store) from exc
+    return uri, reader.size, digests["md5"], digests[algo]
 
 
 def _remove_quietly(store, uri):
@@ -275,17 +286,10 @@ def location_copy(*, image, store_name):
     if any(loc.store == target.name for loc in image_locations(image)):
         raise Invalid(f"Image {image.id} is already in store '{target.name}'")
     source, source_location = image_download(image=image)
-    algo = image.os_hash_algo or HASH_ALGO
-    reader = HashingReader(source, ("md5", algo))
-    try:
-        with source:
-            uri = target.save(image.id, reader)
-        digests = reader.hexdigests()
-    except BaseException as exc:
-        reader.close()
-        raise _upload_error(exc, target) from exc
-    if reader.size != image.size or digests["md5"] != image.checksum or \
-            digests[algo] != image.os_hash_value:
+    with source:
+        uri, *got = save_hashed(target, image.id, source,
+                                image.os_hash_algo or HASH_ALGO)
+    if tuple(got) != (image.size, image.checksum, image.os_hash_value):
         _remove_quietly(target, uri)
         raise StoreFailed(f"The copy of image {image.id} from store "
                           f"'{source_location.store}' does not match the image's checksums; "

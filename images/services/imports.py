@@ -13,11 +13,12 @@ from django.utils import timezone
 from images.exceptions import Conflict, ImageError, Invalid, NotFound, StoreFailed
 from images.models import Image, ImageLocation, Task, TaskInfo
 from images.services.data import (HASH_ALGO, STAGING_PROPERTY, _remove_quietly, _set_status,
-                                  _upload_error, image_download, staged_remove, staging_store)
+                                  _upload_error, image_download, save_hashed, staged_remove,
+                                  staging_store)
 from images.services.properties import property_drop, property_get, property_set
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
-from stores.streams import HashingReader, SizeLimitedReader
+from stores.streams import SizeLimitedReader
 
 logger = logging.getLogger(__name__)
 Status = Image.Status
@@ -205,16 +206,10 @@ def image_import_run(*, task, fetch=None):
         store = get_store(name)
         try:
             source = _open_source(image, method, fetch)
-            reader = HashingReader(_Progress(SizeLimitedReader(
-                source, cap=settings.IMAGE_SIZE_CAP), task), ("md5", algo))
-            try:
-                with source:
-                    uri = store.save(image.id, reader)
-                digests = reader.hexdigests()
-            except BaseException as exc:
-                reader.close()
-                raise _upload_error(exc, store) from exc
-            got = (reader.size, digests["md5"], digests[algo])
+            with source:
+                uri, *got = save_hashed(store, image.id, _Progress(SizeLimitedReader(
+                    source, cap=settings.IMAGE_SIZE_CAP), task), algo)
+            got = tuple(got)
             if expected is None:
                 expected = got
             elif got != expected:
