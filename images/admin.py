@@ -8,7 +8,7 @@ from django.db import transaction
 from images import services
 from images.exceptions import ImageError
 from images.models import (AuditFinding, GlanceImage, Image, ImageLocation, ImageMember,
-                           ImageProperty, ImageTag)
+                           ImageProperty, ImageTag, Task)
 from images.selectors import Caller
 from images.services.imports import image_import
 from images.tasks import image_import_task
@@ -160,6 +160,43 @@ class AuditFindingAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the services write: shown, searched and filtered, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImageProperty)
+class ImagePropertyAdmin(ReadOnlyAdmin):
+    list_display = ("image_id", "name", "value", "deleted")
+    list_filter = ("deleted", "name")
+    search_fields = ("image__id", "name", "value")
+
+
+@admin.register(ImageTag)
+class ImageTagAdmin(ReadOnlyAdmin):
+    list_display = ("image_id", "value", "deleted")
+    list_filter = ("deleted",)
+    search_fields = ("image__id", "value")
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    """Imports and copies (Glance's tasks table), with their progress message."""
+
+    list_display = ("id", "type", "status", "image_id", "owner", "message", "updated_at")
+    list_filter = ("status", "type")
+    search_fields = ("id", "image_id")
+
+    @admin.display(description="message")
+    def message(self, obj):
+        return obj.info.message if hasattr(obj, "info") else ""
 
 
 class GlanceReadOnly:

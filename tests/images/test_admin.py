@@ -88,3 +88,10 @@ def test_admin_action_copies_into_another_store_verified(admin_client_, file_sto
     assert (file_stores["cheap"] / image.id).read_bytes() == data
     assert sorted(loc.store for loc in image.locations.filter(deleted=False)) == ["cheap",
                                                                                   "fast"]
+
+
+@pytest.mark.parametrize("model", ["image", "imagelocation", "imagemember", "imageproperty",
+                                   "imagetag", "task", "auditfinding"])
+def test_every_model_has_an_admin_page(admin_client_, file_stores, model):
+    factories.active_image(tags=["t"], properties={"os_distro": "cirros"})
+    assert admin_client_.get(f"/admin/images/{model}/").status_code == 200
