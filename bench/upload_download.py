@@ -1,6 +1,6 @@
 """Upload and download speed of the Image API, as ratios to this machine's own limits.
 
-    .venv/bin/python bench/upload_download.py [--size-mib 1024] [--keep] [--dir DIR]
+    .venv/bin/python bench/upload_download.py [--size-mib 1024] [--repeat 1] [--keep] [--dir DIR]
 
 Every figure is measured in the same run: the limits (one-pass md5+sha512 hashing, disk
 write) and the transfers through a fresh portal under gunicorn. Absolute MB/s differ from
@@ -19,6 +19,7 @@ import platform
 import resource
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,9 +59,9 @@ def verdict(ok):
 # The machine's limits ---------------------------------------------------------------
 
 def make_random_file(path, size_mib):
-    # Random bytes so that no layer (filesystem, TCP offload, a future compressing store)
-    # gets an easier job than with a real disk image; 1 MiB at a time so the benchmark's
-    # own memory stays flat.
+    # Random bytes, so that nothing on the way (a compressing filesystem or store) has an
+    # easier job than with a real image; 1 MiB at a time, so that the benchmark's own
+    # memory stays flat.
     with open(path, "wb") as fh:
         for _ in range(size_mib):
             fh.write(os.urandom(MiB))
@@ -366,9 +367,9 @@ def rusage_seconds(who):
 class Sample:
     """CPU counters at one instant: the worker, this process, its finished children (curl)."""
 
-    def __init__(self, pid):
+    def __init__(self, pid=None):
         self.busy, self.steal = system_ticks()
-        self.worker, self.faults = process_counters(pid)
+        self.worker, self.faults = process_counters(pid) if pid else (0.0, 0)
         self.own = rusage_seconds(resource.RUSAGE_SELF)
         self.children = rusage_seconds(resource.RUSAGE_CHILDREN)
 
@@ -443,9 +444,15 @@ def machine_info(work_dir):
 
 
 def best_of(repeat, measure):
+    """(seconds, other load in CPUs) of the fastest of `repeat` runs of `measure()`."""
     # The fastest of a few runs is the one least disturbed by the rest of the machine.
-    times = [measure() for _ in range(repeat)]
-    return min(times), times
+    results = []
+    for _ in range(repeat):
+        first = Sample()
+        seconds = measure()
+        cpu = cpu_between(first, Sample(), seconds)
+        results.append((seconds, cpu["others"] + cpu["steal"]))
+    return min(results)
 
 
 def check_record(record, size, local):
@@ -489,13 +496,14 @@ def run(args, work_dir):
         local.update(digests)
         return seconds
 
-    limits = {}
+    limits = {"others": 0.0}
     for key, measure in (("hash", one_pass),
                          ("md5", lambda: hash_file(src, ("md5",))[0]),
                          ("sha512", lambda: hash_file(src, ("sha512",))[0]),
                          ("disk", lambda: disk_write(work_dir, size))):
-        seconds, _ = best_of(args.repeat, measure)
+        seconds, others = best_of(args.repeat, measure)
         limits[key] = mbps(size, seconds)
+        limits["others"] = max(limits["others"], others)
 
     portal = Portal(work_dir / "data", work_dir / "gunicorn.log")
     client = Client(portal, work_dir)
@@ -567,6 +575,10 @@ def report(args, size, limits, runs, idle, final):
           f"{limits['disk']:7.1f} MB/s")
     print("  The image file was just written and is most likely in the page cache, for the "
           "hashing pass and the uploads alike.")
+    if limits["others"] > OTHERS_WARNING:
+        print(f"  warning: other processes (or the hypervisor) took up to "
+              f"{limits['others']:.2f} CPUs while the limits were measured; they may be "
+              "low, and the ratios below high.")
     print()
 
     def best(label):
@@ -634,6 +646,10 @@ def report(args, size, limits, runs, idle, final):
           "md5 of a separate, untimed download of each kept image matches its checksum.")
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024,
@@ -649,6 +665,9 @@ def main():
     if args.size_mib < 1 or args.repeat < 1:
         parser.error("--size-mib and --repeat must be at least 1")
     work_dir = Path(tempfile.mkdtemp(prefix="portal-bench-", dir=args.dir)).resolve()
+    # A SIGTERM (or a SIGINT where a background job ignores it) must still stop gunicorn
+    # and remove the gigabytes in the work dir: turn it into the exception that does.
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         run(args, work_dir)
     except BenchError as exc:
