@@ -10,6 +10,7 @@ from django.db import connection
 from accounts.models import Token
 from images.models import Image, ImageLocation
 from stores.registry import get_store
+from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -161,3 +162,17 @@ def test_create_token_prints_a_token_alone_on_its_last_line(db):
     assert match.user.username == "alice"
     assert match.user.membership.project.name == "team-a"
     assert token not in {t.digest for t in Token.objects.all()}  # only the digest is kept
+
+
+def test_db_analyze_gives_sqlite_its_planner_statistics(file_stores, admin_user):
+    from django.db import connection
+
+    factories.image(owner="p")
+    out = run("db_analyze")
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("select count(*) from sqlite_stat1 where tbl = 'images'")
+            assert cursor.fetchone()[0] >= 1
+        assert "refreshed" in out
+    else:
+        assert "nothing to do" in out
