@@ -1,0 +1,146 @@
+"""images.inspection against real images made by qemu-img, fed in 64 KiB chunks."""
+import json
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from images.inspection import (HEAD_SIZE, FormatInspector, FormatMismatch, Inspection,
+                               UnsafeImage, check)
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
+
+MiB = 1024 * 1024
+CHUNK = 64 * 1024
+
+
+def qemu_img(tmp_path, *args):
+    # Run in tmp_path so relative backing/data/extent file names land there.
+    return subprocess.run(["qemu-img", *args], cwd=tmp_path, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def create(tmp_path, fmt, name, *options, size="64M"):
+    qemu_img(tmp_path, "create", "-q", "-f", fmt, *options, name, size)
+    return tmp_path / name
+
+
+def qemu_size(path):
+    return json.loads(qemu_img(path.parent, "info", "--output=json", str(path)))["virtual-size"]
+
+
+def inspect_file(path):
+    inspector = FormatInspector()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            inspector.feed(chunk)
+    return inspector.result()
+
+
+@pytest.mark.parametrize("fmt, expected", [
+    ("qcow2", "qcow2"), ("vmdk", "vmdk"), ("vpc", "vhd"), ("vdi", "vdi"),
+])
+def test_formats_and_virtual_size_match_qemu_img(tmp_path, fmt, expected):
+    path = create(tmp_path, fmt, f"disk.{fmt}")
+    result = inspect_file(path)
+    assert result == Inspection(expected, qemu_size(path), None)
+    assert result.virtual_size >= 64 * MiB  # vpc rounds up to its CHS geometry
+    check(result, expected)
+
+
+def test_vhdx_is_recognised_without_size(tmp_path):
+    # Its metadata region lies beyond the 1 MiB head, so the size stays unknown.
+    result = inspect_file(create(tmp_path, "vhdx", "disk.vhdx"))
+    assert result == Inspection("vhdx", None, None)
+    check(result, "vhdx")
+
+
+def test_raw_random_bytes(tmp_path):
+    path = tmp_path / "disk.raw"
+    path.write_bytes(random.Random(0).randbytes(3 * MiB))
+    result = inspect_file(path)
+    assert result == Inspection("raw", None, None)
+    for claim in ("raw", "ami", "ari", "aki", "ploop"):
+        check(result, claim)
+    with pytest.raises(FormatMismatch):
+        check(result, "qcow2")
+    with pytest.raises(FormatMismatch):
+        check(result, "iso")
+
+
+def test_iso_marker():
+    head = bytearray(64 * 1024)
+    head[32768:32774] = b"\x01CD001"
+    head[32768 + 80:32768 + 84] = (100).to_bytes(4, "little")
+    head[32768 + 128:32768 + 130] = (2048).to_bytes(2, "little")
+    inspector = FormatInspector()
+    for i in range(0, len(head), 4096):
+        inspector.feed(bytes(head[i:i + 4096]))
+    result = inspector.result()
+    assert result == Inspection("iso", 100 * 2048, None)
+    check(result, "iso")
+    with pytest.raises(FormatMismatch):
+        check(result, "raw")
+
+
+def test_qcow2_claimed_as_raw_is_a_mismatch(tmp_path):
+    result = inspect_file(create(tmp_path, "qcow2", "disk.qcow2"))
+    for claim in ("raw", "ami", "vmdk", "ploop", None):
+        with pytest.raises(FormatMismatch, match="qcow2"):
+            check(result, claim)
+
+
+def test_qcow2_with_backing_file_is_unsafe(tmp_path):
+    create(tmp_path, "qcow2", "base.qcow2")
+    top = create(tmp_path, "qcow2", "top.qcow2", "-b", "base.qcow2", "-F", "qcow2")
+    result = inspect_file(top)
+    assert result == Inspection("qcow2", 64 * MiB, "qcow2 has a backing file")
+    with pytest.raises(UnsafeImage, match="backing file"):
+        check(result, "qcow2")
+
+
+def test_qcow2_with_external_data_file_is_unsafe(tmp_path):
+    path = create(tmp_path, "qcow2", "x.qcow2", "-o", "data_file=d.raw")
+    result = inspect_file(path)
+    assert result == Inspection("qcow2", 64 * MiB, "qcow2 has an external data file")
+    with pytest.raises(UnsafeImage, match="data file"):
+        check(result, "qcow2")
+
+
+def test_vmdk_descriptor_file_is_unsafe(tmp_path):
+    path = create(tmp_path, "vmdk", "y.vmdk", "-o", "subformat=twoGbMaxExtentFlat")
+    result = inspect_file(path)
+    assert result.format == "vmdk"
+    assert result.unsafe == "vmdk descriptor points at other files"
+    with pytest.raises(UnsafeImage):
+        check(result, "vmdk")
+
+
+def test_sparse_vmdk_extent_of_a_split_disk_is_unsafe(tmp_path):
+    # A sparse header whose embedded descriptor names a second file (qemu-img
+    # will not create one, so rewrite the descriptor of a monolithicSparse).
+    path = create(tmp_path, "vmdk", "z.vmdk")
+    data = bytearray(path.read_bytes()[:HEAD_SIZE])
+    old = b'RW 131072 SPARSE "z.vmdk"\n'
+    new = b'RW 65536 SPARSE "z.vmdk"\nRW 65536 FLAT "/etc/passwd" 0\n'
+    start = data.index(old)
+    data[start:start + len(new)] = new  # the descriptor area is zero padded
+    inspector = FormatInspector()
+    inspector.feed(bytes(data))
+    assert inspector.result().unsafe == "vmdk descriptor points at other files"
+
+
+def test_keeps_only_the_first_mib():
+    inspector = FormatInspector()
+    inspector.feed(b"QFI\xfb" + b"\0" * (HEAD_SIZE - 4))
+    inspector.feed(b"later data is ignored")
+    assert len(inspector.head) == HEAD_SIZE
+    assert inspector.result().format == "qcow2"
+
+
+def test_early_result_on_a_short_head():
+    inspector = FormatInspector()
+    inspector.feed(b"QFI\xfb\0\0\0\3")  # too short for the size field
+    assert inspector.result() == Inspection("qcow2", None, None)
+    assert FormatInspector().result() == Inspection("raw", None, None)
