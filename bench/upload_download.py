@@ -589,7 +589,7 @@ def report(args, size, limits, runs, idle, final):
         seconds = best(label)[0]
         rate = mbps(size, seconds)
         ratio = rate / hash_limit
-        rows.append((label, f"{rate:.1f} MB/s", f"{ratio:.2f}x hashing limit",
+        rows.append((label, f"{rate:.1f} MB/s", f"{ratio:.3f}x hashing limit",
                      f">= {TARGET_UPLOAD_RATIO:.1f}x", verdict(ratio >= TARGET_UPLOAD_RATIO),
                      f"{seconds:.2f} s; {rate / limits['disk']:.2f}x disk write"))
     seconds = best("download")[0]
