@@ -597,14 +597,16 @@ def report(args, size, limits, runs, idle, final):
     rows.append(("download", f"{rate:.1f} MB/s", f"{rate / hash_limit:.2f}x hashing limit",
                  f">= {TARGET_DOWNLOAD_MBPS} MB/s", verdict(rate >= TARGET_DOWNLOAD_MBPS),
                  f"{seconds:.2f} s"))
-    # Memory is judged on the worst upload, not the best.
-    worst = max((r[1] for label, _ in UPLOADS for r in runs[label]),
-                key=lambda memory: memory["growth_kib"])
-    growth_mib = worst["growth_kib"] / 1024
+    # Measured from the RSS before the first upload, not before each one, so that memory
+    # kept from one upload to the next counts too; judged on the worst upload, not the best.
+    uploads = [memory for label, _ in UPLOADS for _, memory, _ in runs[label]]
+    peak = max(memory["after"]["VmHWM"] for memory in uploads)
+    growth_mib = (peak - idle["VmRSS"]) / 1024
+    bound = any(memory["bound"] for memory in uploads)
     rows.append(("worker peak RSS growth, uploads", f"{growth_mib:.1f} MiB",
-                 "upper bound" if worst["bound"] else "",
+                 "upper bound" if bound else "",
                  f"< {TARGET_RSS_GROWTH_MIB} MiB", verdict(growth_mib < TARGET_RSS_GROWTH_MIB),
-                 "largest of all uploads"))
+                 "peak of all uploads - RSS before the first"))
 
     headers = ("measure", "value", "ratio", "target", "result", "notes")
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
@@ -629,7 +631,7 @@ def report(args, size, limits, runs, idle, final):
     if busiest > OTHERS_WARNING:
         print(f"  warning: other processes (or the hypervisor) took up to {busiest:.2f} CPUs "
               "during a timed run; its figures are likely low. Run again when the machine "
-              "is quiet, or with --repeat 3.")
+              "is quiet" + (", or with --repeat 3." if args.repeat == 1 else "."))
     print()
     print("Worker memory in KiB (VmHWM is the peak RSS, reset before each transfer where the "
           "kernel allows it)")
