@@ -8,3 +8,24 @@ portal trusts no header a proxy would set (no X-Forwarded-*), so the ambiguity c
 nothing here; a proxy in front needs to pass them too (nginx: underscores_in_headers on).
 """
 header_map = "dangerous"
+
+
+def post_fork(server, worker):
+    """Keep glibc from handing each 1 MiB body buffer back to the kernel.
+
+    By default glibc serves a 1 MiB malloc with mmap and unmaps it on free, so every chunk
+    of an upload faults in fresh pages (20,000 to 370,000 minor faults per GiB measured on a
+    VM that returns free memory to its host). A 16 MiB mmap threshold keeps those buffers
+    in the heap, and a 32 MiB trim threshold keeps the heap from shrinking between chunks;
+    setting only the trim threshold disables glibc's adaptive threshold and is worse.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(-3, 16 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 32 * 2**20)  # M_TRIM_THRESHOLD
