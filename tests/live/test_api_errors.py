@@ -22,16 +22,6 @@ UNKNOWN_ID = "8d0a2b4e-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def alice(live_portal):
-    return api_session(live_portal, live_portal.user_token)
-
-
-@pytest.fixture
-def admin(live_portal):
-    return api_session(live_portal, live_portal.admin_token)
-
-
-@pytest.fixture
 def anonymous(live_portal):
     return api_session(live_portal, None)
 

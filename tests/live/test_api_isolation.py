@@ -13,11 +13,6 @@ from tests.live.clients import (OCTET, api_session, assert_error, copy_into, cre
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def alice(live_portal):
-    return api_session(live_portal, live_portal.user_token)
-
-
 @pytest.fixture(scope="module")
 def bob_token(live_portal):
     return live_portal.token("bob", "--project", "bob-project")
@@ -28,11 +23,6 @@ def bob(live_portal, bob_token):
     session = api_session(live_portal, bob_token)
     session.project = show_image(session, create_image(session, name="bob's own")["id"])["owner"]
     return session
-
-
-@pytest.fixture
-def admin(live_portal):
-    return api_session(live_portal, live_portal.admin_token)
 
 
 def private_image(alice):

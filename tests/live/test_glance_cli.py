@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from swiftclient import ClientException
 
-from tests.live.clients import (api_session, copy_into, create_image, digests, glance,
+from tests.live.clients import (copy_into, create_image, digests, glance,
                                 http_calls, list_table, property_table, show_image,
                                 upload_image, wait_until)
 
@@ -33,16 +33,6 @@ def cli(live_portal, home):
         return result
 
     return run
-
-
-@pytest.fixture
-def alice(live_portal):
-    return api_session(live_portal, live_portal.user_token)
-
-
-@pytest.fixture
-def admin(live_portal):
-    return api_session(live_portal, live_portal.admin_token)
 
 
 @pytest.fixture

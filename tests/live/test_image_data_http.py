@@ -9,14 +9,6 @@ import requests
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def api(live_portal):
-    session = requests.Session()
-    session.headers["X-Auth-Token"] = live_portal.user_token
-    session.base = live_portal.url
-    return session
-
-
 def create(api, **fields):
     body = {"name": "t", "disk_format": "raw", "container_format": "bare", **fields}
     response = api.post(api.base + "/v2/images", json=body)

@@ -5,19 +5,10 @@ import os
 import time
 
 import pytest
-import requests
 
 from tests.live.server import serve
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture
-def api(live_portal):
-    session = requests.Session()
-    session.headers["X-Auth-Token"] = live_portal.user_token
-    session.base = live_portal.url
-    return session
 
 
 @pytest.fixture
