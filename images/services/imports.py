@@ -282,6 +282,9 @@ def _finish(task, image, method, *, written, failed, error, must_succeed=True):
         updated_at=timezone.now())
     TaskInfo.objects.filter(task=task).update(message=message,
                                               result={"image_id": image.id})
+    # In the log of the process that ran it: with workers on many machines, the one place
+    # that says where a task went.
+    logger.info("task %s: %s of image %s: %s", task.id, method, image.id, message)
     return success
 
 
