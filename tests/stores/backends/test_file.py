@@ -1,11 +1,12 @@
+import hashlib
 import io
 import os
 import subprocess
 
 import pytest
 
-from stores.backends.file import FileStore
-from stores.exceptions import InvalidLocation, StoreUnavailable
+from stores.backends.file import WRITE_BEHIND, FileStore
+from stores.exceptions import InvalidLocation, StoreError, StoreUnavailable
 
 
 def test_a_location_outside_the_root_is_never_opened(file_store, tmp_path):
@@ -64,3 +65,34 @@ def test_a_root_that_is_not_writable_is_unhealthy_with_the_reason(immutable_root
 def test_healthy_store_reports_free_space(file_store):
     health = file_store.health()
     assert health.ok and "MiB free" in health.reason
+
+
+def test_a_symlink_planted_under_the_key_is_not_written_through(file_store, tmp_path):
+    outside = tmp_path / "victim"
+    outside.write_bytes(b"precious")
+    (file_store.root / "planted").symlink_to(outside)
+
+    with pytest.raises(StoreError):
+        file_store.save("planted", io.BytesIO(b"overwrite"))
+
+    assert outside.read_bytes() == b"precious"
+
+
+def test_a_save_larger_than_the_write_behind_window_keeps_every_byte(file_store):
+    # Several write-behind windows, and an odd tail, so eviction ranges cross chunk bounds.
+    payload = os.urandom(3 * WRITE_BEHIND + 12345)
+
+    uri = file_store.save("big", io.BytesIO(payload))
+
+    with file_store.open(uri) as reader:
+        assert hashlib.sha256(b"".join(reader)).digest() == hashlib.sha256(payload).digest()
+    assert file_store.size(uri) == len(payload)
+
+
+def test_a_save_over_an_earlier_attempt_replaces_its_bytes(file_store):
+    file_store.save("again", io.BytesIO(b"x" * 5000))
+
+    uri = file_store.save("again", io.BytesIO(b"short"))
+
+    with file_store.open(uri) as reader:
+        assert reader.read() == b"short"
