@@ -220,5 +220,7 @@ LOGGING = {
     "loggers": {
         "images": {"handlers": ["console"], "level": "INFO"},
         "stores": {"handlers": ["console"], "level": "INFO"},
+        # Django logs a 500's traceback only with DEBUG on; a web node's log needs it always.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

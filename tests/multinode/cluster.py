@@ -1,7 +1,7 @@
 """A portal on three machines, played by three folders on this one: web nodes A and B
 (gunicorn, no worker) and worker node C (a Celery worker, no web server). Each has its own
-data folder and temporary folder, so nothing passes between them through a local disk; they
-share one PostgreSQL database, one Redis queue and one Swift, and read the same TOML."""
+data folder, temporary folder and home, so nothing passes between them through a local disk;
+they share one PostgreSQL database, one Redis queue and one Swift, and read the same TOML."""
 import os
 import subprocess
 import sys
@@ -51,19 +51,20 @@ ACCESS_LOG_FORMAT = '%(r)s %(s)s %({x-openstack-request-id}o)s'
 
 
 class Node:
-    """One machine: a folder with its data dir, temp dir, copy of the TOML and logs."""
+    """One machine: a folder with its data dir, temp dir, home, copy of the TOML and logs."""
 
     def __init__(self, name, root, env, config_text):
         self.name = name
         self.root = root
         self.data_dir = root / "data"
-        tmp = root / "tmp"
-        for folder in (self.data_dir, tmp):
+        tmp, home = root / "tmp", root / "home"
+        for folder in (self.data_dir, tmp, home):
             folder.mkdir(parents=True)
         config = root / "portal.toml"
         config.write_text(config_text)
+        # A home of its own too: gunicorn puts its control socket there.
         self.env = {**env, "PORTAL_DATA_DIR": str(self.data_dir), "PORTAL_CONFIG": str(config),
-                    "TMPDIR": str(tmp)}
+                    "TMPDIR": str(tmp), "HOME": str(home)}
         self.log = root / "node.log"
         self.access_log = root / "access.log"
         self.url = None

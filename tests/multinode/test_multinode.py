@@ -37,7 +37,8 @@ def cli(cluster):
 
     def run(node, *args):
         result = glance(node, cluster.alice, *args, home=cluster.home)
-        assert result.returncode == 0, (node.name, args, result.stdout, result.stderr)
+        assert result.returncode == 0, (node.name, args, result.stdout, result.stderr,
+                                        node.log_text()[-4000:])
         return result.stdout
 
     return run
