@@ -64,13 +64,23 @@ def served(node, method, path):
     return pattern.findall(node.access_log_text())
 
 
-def task_of(api, image_id, request_id):
-    """The image's task created by the request `request_id`."""
-    response = api.get(api.base + f"/v2/images/{image_id}/tasks")
-    assert response.status_code == 200, response.text
-    tasks = [task for task in response.json()["tasks"] if task["request_id"] == request_id]
-    assert len(tasks) == 1, response.json()
-    return tasks[0]
+def logged(node, method, path):
+    """served(), once the node has logged the response (gunicorn logs it after sending it)."""
+    return wait_until(lambda: served(node, method, path), timeout=10,
+                      message=f"{node.name} logging {method} {path}")
+
+
+def finished_task(api, image_id, request_id):
+    """The image's task created by the request `request_id`, once it has finished."""
+
+    def finished():
+        response = api.get(api.base + f"/v2/images/{image_id}/tasks")
+        assert response.status_code == 200, response.text
+        tasks = [task for task in response.json()["tasks"] if task["request_id"] == request_id]
+        assert len(tasks) == 1, response.json()
+        return tasks[0]["status"] in ("success", "failure") and tasks[0]
+
+    return wait_until(finished, message=f"the task of request {request_id}")
 
 
 def import_done(api, image_id, store):
@@ -89,7 +99,7 @@ def assert_digests(image, data):
 
 def assert_run_by_worker_only(cluster, task, line):
     """The worker node logged `line` for the task; neither web node ran it."""
-    assert line in cluster.c.log_text()
+    wait_until(lambda: line in cluster.c.log_text(), timeout=10, message=line)
     for web in (cluster.a, cluster.b):
         assert task["id"] not in web.log_text(), web.name
 
@@ -126,9 +136,9 @@ def test_an_upload_through_web_node_a_downloads_byte_identical_through_web_node_
     assert (shown.checksum, shown.hash_value) == (hashlib.md5(back).hexdigest(),
                                                  hashlib.sha512(back).hexdigest())
     file_path = f"/v2/images/{image['id']}/file"
-    assert [status for status, _ in served(cluster.a, "PUT", file_path)] == ["204"]
+    assert [status for status, _ in logged(cluster.a, "PUT", file_path)] == ["204"]
     assert served(cluster.b, "PUT", file_path) == []
-    assert [status for status, _ in served(cluster.b, "GET", file_path)] == ["200"]
+    assert [status for status, _ in logged(cluster.b, "GET", file_path)] == ["200"]
     assert served(cluster.a, "GET", file_path) == []
     assert_no_node_holds(cluster, data)
 
@@ -151,10 +161,10 @@ def test_glance_direct_staged_through_a_is_imported_through_b_by_the_worker(
     imported = import_done(api_b, image_id, "swift")
     assert_digests(imported, data)
     assert imported["stores"] == "swift"
-    [(status, request_id)] = served(cluster.b, "POST", f"/v2/images/{image_id}/import")
+    [(status, request_id)] = logged(cluster.b, "POST", f"/v2/images/{image_id}/import")
     assert status == "202"
     assert served(cluster.a, "POST", f"/v2/images/{image_id}/import") == []
-    task = task_of(api_b, image_id, request_id)
+    task = finished_task(api_b, image_id, request_id)
     assert task["status"] == "success"
     assert_run_by_worker_only(
         cluster, task, f"task {task['id']}: glance-direct of image {image_id}: Imported into "
@@ -178,9 +188,9 @@ def test_a_copy_started_on_a_is_done_by_the_worker_and_served_by_b_from_the_new_
 
     copied = import_done(api_b, image_id, "swift2")
     assert set(copied["stores"].split(",")) == {"swift", "swift2"}
-    [(status, request_id)] = served(cluster.a, "POST", f"/v2/images/{image_id}/import")
+    [(status, request_id)] = logged(cluster.a, "POST", f"/v2/images/{image_id}/import")
     assert status == "202"
-    task = task_of(api_b, image_id, request_id)
+    task = finished_task(api_b, image_id, request_id)
     assert task["status"] == "success"
     assert_run_by_worker_only(
         cluster, task, f"task {task['id']}: copy-image of image {image_id}: Imported into "
