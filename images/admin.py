@@ -4,6 +4,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Q
 
 from images import services
 from images.exceptions import ImageError
@@ -57,6 +58,19 @@ def _remove_from(store, modeladmin, request, queryset):
             modeladmin.message_user(request, f"{image}: removed from {store}")
 
 
+@admin.action(description="Restore (pending_delete → active)")
+def restore_images(modeladmin, request, queryset):
+    from images.services.scrubber import image_restore
+
+    for image in queryset:
+        try:
+            image_restore(image_id=image.id)
+        except ImageError as exc:
+            modeladmin.message_user(request, f"{image}: {exc.message}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{image}: restored")
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -103,10 +117,29 @@ class ImageAdmin(admin.ModelAdmin):
     inlines = [LocationInline, PropertyInline, TagInline]
     list_per_page = 50
 
+    def get_queryset(self, request):
+        """Live images and those waiting for the scrubber, which an admin may restore."""
+        return Image.all_objects.filter(
+            Q(deleted=False) | Q(status=Image.Status.PENDING_DELETE))
+
+    def delete_model(self, request, obj):
+        # Through the service, as the API deletes: data removed (or pending_delete with
+        # delayed delete), the row kept so the id is never reused.
+        try:
+            services.image_delete(image=obj)
+        except ImageError as exc:
+            self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for image in queryset.filter(deleted=False):
+            self.delete_model(request, image)
+
     def get_actions(self, request):
         """One 'copy to' and one 'remove from' action per writable store: the same services
-        the API and the portal call."""
+        the API and the portal call; and restore for images waiting for the scrubber."""
         actions = super().get_actions(request)
+        actions["restore_images"] = (restore_images, "restore_images",
+                                     restore_images.short_description)
         for store in all_stores():
             if store.read_only:
                 continue

@@ -113,8 +113,11 @@ def images_for_portal(caller, *, q="", status="", store="", visibility="", disk_
                       sort="updated_at", direction="desc", using="default"):
     """The images page's queryset: what the caller may see, searched, filtered and sorted
     (`using`: the portal's database, or a Glance database read through its alias)."""
-    queryset = images_visible_to(caller, Image.objects.using(using)).exclude(
-        status=Image.Status.KILLED)
+    rows = Image.objects.using(using)
+    if caller.admin and status == Image.Status.PENDING_DELETE:
+        # Soft-deleted, yet an admin may restore them until the scrubber has been.
+        rows = Image.all_objects.using(using)
+    queryset = images_visible_to(caller, rows).exclude(status=Image.Status.KILLED)
     if q:
         queryset = queryset.filter(Q(name__icontains=q) | Q(id__startswith=q.lower()))
     if status:

@@ -20,6 +20,8 @@ from images.selectors import (Caller, image_get, image_get_visible, image_locati
 from images.services.audit import findings_last
 from images.services.data import UPLOAD_ERROR_PROPERTY
 from images.services.imports import IMPORTING, image_import
+from images.services.scrubber import image_restore as image_restore_service
+from images.services.scrubber import pending_delete_images
 from images.tasks import image_import_task
 from stores.registry import all_stores
 
@@ -52,7 +54,14 @@ def _visible_or_404(request, image_id, using="default"):
         return image_get_visible(image_id, _caller(request)) if using == "default" else \
             image_get(image_id, queryset=Image.objects.using(using))
     except ImageError:
-        raise Http404("No such image") from None
+        pass
+    # Admins also see images waiting for the scrubber, to restore them.
+    if using == "default" and _caller(request).admin:
+        try:
+            return image_get(image_id, queryset=pending_delete_images())
+        except ImageError:
+            pass
+    raise Http404("No such image")
 
 
 def _may_change(caller, image):
@@ -205,6 +214,22 @@ def image_set_active(request, image_id, action):
     image, done = _act(request, image_id, lambda image, caller: function(image=image))
     if done:
         messages.success(request, f"Image {action}d.")
+    return redirect("images:detail", image_id=image.id)
+
+
+@login_required
+@require_POST
+def image_restore(request, image_id):
+    """Admins: a `pending_delete` image back to `active` (as `manage.py scrub --restore`)."""
+    if not _caller(request).admin:
+        raise Http404("No such image")
+    image = _visible_or_404(request, image_id)
+    try:
+        image_restore_service(image_id=image.id)
+    except ImageError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Restored image {image.name or image.id}.")
     return redirect("images:detail", image_id=image.id)
 
 

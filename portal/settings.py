@@ -152,6 +152,17 @@ STAGING_STORE = _stores["STAGING_STORE"]
 # What a web-download import may fetch (images/urlfetch.py: FetchPolicy). Loopback, private,
 # link-local and metadata addresses are refused unless listed in allowed_hosts.
 WEB_DOWNLOAD = _stores["WEB_DOWNLOAD"]
+# Every project's default limits ([quotas]: {resource: int}, absent = unlimited); admins
+# override them per project (accounts.ProjectQuota).
+IMAGE_QUOTAS = _stores["QUOTAS"]
+# Delayed delete (Glance's delayed_delete, scrub_time): a deleted image waits in
+# `pending_delete`, data kept and restorable by an admin, until the scrubber removes its data
+# SCRUB_TIME seconds later. The scrubber also removes objects no location references once
+# LEFTOVER_AGE old, and resets uploads silent for STALE_UPLOAD_AGE to `queued`.
+DELAYED_DELETE = _stores["SCRUBBER"]["DELAYED_DELETE"]
+SCRUB_TIME = _stores["SCRUBBER"]["SCRUB_TIME"]
+LEFTOVER_AGE = _stores["SCRUBBER"]["LEFTOVER_AGE"]
+STALE_UPLOAD_AGE = _stores["SCRUBBER"]["STALE_UPLOAD_AGE"]
 # 1 MiB: glanceclient's chunk size, large enough that per-chunk Python overhead is
 # negligible next to hashing, small enough that a few in flight cost little memory.
 IMAGE_CHUNK_SIZE = 2**20
@@ -211,6 +222,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-all-deep-weekly": {"task": "images.tasks.audit_all_task",
                               "schedule": crontab(hour=4, minute=0, day_of_week=0),
                               "kwargs": {"deep": True}},
+    # Glance's scrubber wakes up every wakeup_time = 300 seconds.
+    "scrub": {"task": "images.tasks.scrub_task", "schedule": 300},
 }
 
 LOGGING = {

@@ -104,6 +104,16 @@ class Store:
         except Exception as exc:
             raise self._translate(exc) from exc
 
+    def modified(self, uri):
+        """When the object was last written (an aware datetime): how old a leftover is."""
+        key = self.key_of(uri)
+        try:
+            return self._modified(key)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
     def keys(self):
         """Iterate over the keys of every object in the store (for orphan scans)."""
         try:
@@ -163,6 +173,9 @@ class Store:
         raise NotImplementedError
 
     def _keys(self):
+        raise NotImplementedError
+
+    def _modified(self, key):
         raise NotImplementedError
 
     def _key_of(self, location):

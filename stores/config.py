@@ -32,6 +32,14 @@ COMMON_KEYS = {"backend", "description", "weight", "default"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ONE_TIB = 2**40
+# Glance: delayed_delete off and scrub_time 0 (scrubbed at the scrubber's next run);
+# leftover_age is the old glance-scrubber's cleanup_scrubber_time (a day); an upload that
+# has written nothing for as long is taken as dead (a 1 TiB upload at 50 MB/s takes 6 h).
+SCRUBBER_DEFAULTS = {"delayed_delete": False, "scrub_time": 0, "leftover_age": 86400,
+                     "stale_upload_age": 86400}
+# Glance's unified-limits resources (glance/quota/keystone.py), here in bytes, not MiB.
+QUOTA_RESOURCES = {"image_size_total": "bytes", "image_stage_total": "bytes",
+                   "image_count_total": "images", "image_count_uploading": "images"}
 
 
 def embedded_default(data_dir):
@@ -56,11 +64,12 @@ def embedded_default(data_dir):
         },
     }
     return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB,
-            "STAGING_STORE": None, "WEB_DOWNLOAD": {}}
+            "STAGING_STORE": None, "WEB_DOWNLOAD": {}, "QUOTAS": {},
+            "SCRUBBER": scrubber({}, "config")}
 
 
 def load(path, *, environ, base_dir):
-    """Read a TOML file and return {"STORES", "DEFAULT_STORE", "IMAGE_SIZE_CAP"}.
+    """Read a TOML file and return {"STORES", "DEFAULT_STORE", "IMAGE_SIZE_CAP", ...}.
 
     Raises ImproperlyConfigured naming the store and the option at fault.
     `${VAR}` in a string value is replaced by that environment variable, so secrets can
@@ -79,7 +88,7 @@ def load(path, *, environ, base_dir):
 
 def parse(raw, *, environ, base_dir, source="config"):
     unknown_top = set(raw) - {"default_store", "stores", "image_size_cap", "staging_store",
-                              "web_download"}
+                              "web_download", "quotas", *SCRUBBER_DEFAULTS}
     if unknown_top:
         raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
     tables = raw.get("stores")
@@ -156,7 +165,41 @@ def parse(raw, *, environ, base_dir, source="config"):
         raise ImproperlyConfigured(f"{source}: [web_download] must be a table")
     return {"STORES": stores, "DEFAULT_STORE": default, "IMAGE_SIZE_CAP": cap,
             "STAGING_STORE": staging, "WEB_DOWNLOAD": _expand_env(web_download, environ,
-                                                                  f"{source}: [web_download]")}
+                                                                  f"{source}: [web_download]"),
+            "QUOTAS": _quotas(raw.get("quotas", {}), source),
+            "SCRUBBER": scrubber(raw, source)}
+
+
+def scrubber(raw, source):
+    """Delayed delete and the scrubber's times (seconds), with Glance's defaults where Glance
+    has the option: {"DELAYED_DELETE", "SCRUB_TIME", "LEFTOVER_AGE", "STALE_UPLOAD_AGE"}."""
+    if not isinstance(raw.get("delayed_delete", False), bool):
+        raise ImproperlyConfigured(f"{source}: delayed_delete must be true or false")
+    times = {}
+    for key in ("scrub_time", "leftover_age", "stale_upload_age"):
+        value = raw.get(key, SCRUBBER_DEFAULTS[key])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ImproperlyConfigured(f"{source}: {key} must be an integer, 0 or more "
+                                       "(seconds)")
+        times[key.upper()] = value
+    return {"DELAYED_DELETE": raw.get("delayed_delete", False), **times}
+
+
+def _quotas(table, source):
+    """The [quotas] table: every project's default limits, {resource: int}; -1 or absent is
+    unlimited. Sizes are bytes, counts are images."""
+    if not isinstance(table, dict):
+        raise ImproperlyConfigured(f"{source}: [quotas] must be a table")
+    unknown = sorted(set(table) - set(QUOTA_RESOURCES))
+    if unknown:
+        raise ImproperlyConfigured(f"{source}: [quotas]: unknown option '{unknown[0]}' "
+                                   f"(allowed: {', '.join(QUOTA_RESOURCES)})")
+    for name, value in table.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+            raise ImproperlyConfigured(f"{source}: [quotas]: {name} must be an integer, "
+                                       f"0 or more ({QUOTA_RESOURCES[name]}), or -1 for "
+                                       "unlimited")
+    return {name: value for name, value in table.items() if value != -1}
 
 
 def _expand_env(value, environ, where):

@@ -133,7 +133,9 @@ def store_orphans(store, *, using="default"):
                        .filter(id__in=candidates[start:start + BATCH_SIZE], status__in=IN_FLIGHT)
                        .values_list("id", "status"))
     referenced = set()
-    locations = (ImageLocation.objects.using(using)
+    # all_objects: a `pending_delete` location is soft-deleted (as Glance writes it), yet its
+    # data is kept for the scrubber, or for a restore.
+    locations = (ImageLocation.all_objects.using(using)
                  .filter(status__in=[ImageLocation.Status.ACTIVE,
                                      ImageLocation.Status.PENDING_DELETE])
                  .values_list("value", flat=True))

@@ -228,24 +228,40 @@ def _location_remove(location, *, store=None):
 
 
 def image_delete(*, image):
-    """Delete the image and its data in every store; the row stays, marked deleted."""
+    """Delete the image and its data in every store; the row stays, marked deleted.
+
+    With delayed delete (settings.DELAYED_DELETE) an active image with data becomes
+    `pending_delete` instead, its locations too: the data stays until the scrubber removes
+    it (images/services/scrubber.py), and an admin may restore the image until then. Any
+    other image is deleted at once, as Glance does (Image.delete in glance/domain).
+    """
     if image.protected:
         raise Forbidden(f"Image {image.id} is protected and cannot be deleted.")
     now = timezone.now()
     with transaction.atomic():
-        updated = Image.objects.filter(pk=image.pk, deleted=False).exclude(
-            status=Status.DELETED).update(status=Status.DELETED, deleted=True, deleted_at=now,
-                                          updated_at=now)
-        if not updated:
+        live = Image.objects.filter(pk=image.pk, deleted=False).exclude(status=Status.DELETED)
+        delayed = bool(settings.DELAYED_DELETE and ImageLocation.objects.filter(
+            image_id=image.pk, status=ImageLocation.Status.ACTIVE).exists() and live.filter(
+            status=Status.ACTIVE).update(status=Status.PENDING_DELETE, deleted=True,
+                                         deleted_at=now, updated_at=now))
+        if not delayed and not live.update(status=Status.DELETED, deleted=True, deleted_at=now,
+                                           updated_at=now):
             raise NotFound(f"No image found with ID {image.id}")
+        status = Status.PENDING_DELETE if delayed else Status.DELETED
+        if delayed:
+            # deleted_at = the image's: a restore revives exactly what this delete hid.
+            ImageLocation.objects.filter(image_id=image.pk, status=ImageLocation.Status.ACTIVE
+                                         ).update(status=ImageLocation.Status.PENDING_DELETE,
+                                                  deleted=True, deleted_at=now, updated_at=now)
         ImageTag.objects.filter(image=image).update(deleted=True, deleted_at=now)
         ImageProperty.objects.filter(image=image).exclude(name=STAGING_PROPERTY).update(
             deleted=True, deleted_at=now)
         image.members.filter(deleted=False).update(deleted=True, deleted_at=now)
-    image.status, image.deleted, image.deleted_at = Status.DELETED, True, now
+    image.status, image.deleted, image.deleted_at = status, True, now
     staged_remove(image)
-    for location in image_locations(image):
-        _location_remove(location)
+    if not delayed:
+        for location in image_locations(image):
+            _location_remove(location)
     return image
 
 

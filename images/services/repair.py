@@ -7,7 +7,8 @@ from images.exceptions import Conflict, Forbidden, NotFound
 from images.models import Image, ImageLocation
 from images.services.audit import IN_FLIGHT, STAGING_PREFIX
 from images.services.data import _location_remove, store_get
-from images.services.imports import image_import
+from images.services.imports import IMPORTING, image_import
+from images.services.properties import property_get
 from stores.exceptions import InvalidLocation
 
 
@@ -46,19 +47,32 @@ def location_recopy(*, location, caller):
             "all_stores_must_succeed": False})
 
 
-def orphan_delete(*, store_name, location):
-    """Delete an object no location references, after checking that this is still so."""
+def orphan_delete(*, store_name, location, older_than=None, dry_run=False):
+    """Delete an object no location references, after checking that this is still so.
+
+    With `older_than` (a datetime), an object written since then is kept (Conflict): it may
+    be a copy whose location row is about to be written. The checks and the removal run
+    under a lock on the image's row, so an upload cannot start on that image in between.
+    """
     store = store_get(store_name, writable=True)
     try:
         key = store.key_of(location)
     except InvalidLocation as exc:
         raise NotFound(str(exc)) from None
     image_id = key.removeprefix(STAGING_PREFIX)
-    if Image.objects.filter(pk=image_id, status__in=IN_FLIGHT).exists():
-        raise Conflict("That object belongs to an upload or import in progress")
-    for value in (ImageLocation.objects.filter(status__in=[
-            ImageLocation.Status.ACTIVE, ImageLocation.Status.PENDING_DELETE])
-            .filter(value__endswith=key).values_list("value", flat=True)):
-        if store.owns(value) and store.key_of(value) == key:
-            raise Conflict("A location references that object now; it is not an orphan")
-    store.delete(store.uri_for(key))
+    with transaction.atomic():
+        image = Image.all_objects.select_for_update().filter(pk=image_id).first()
+        if image is not None and image.status in IN_FLIGHT:
+            raise Conflict("That object belongs to an upload or import in progress")
+        if image is not None and property_get(image, IMPORTING):
+            raise Conflict("That object may be a copy being written (copy-image in progress)")
+        for value in (ImageLocation.all_objects.filter(status__in=[
+                ImageLocation.Status.ACTIVE, ImageLocation.Status.PENDING_DELETE])
+                .filter(value__endswith=key).values_list("value", flat=True)):
+            if store.owns(value) and store.key_of(value) == key:
+                raise Conflict("A location references that object now; it is not an orphan")
+        uri = store.uri_for(key)
+        if older_than is not None and store.modified(uri) > older_than:
+            raise Conflict("Written recently; kept until it is older")
+        if not dry_run:
+            store.delete(uri)

@@ -7,6 +7,7 @@ with a wide readahead.
 import os
 import shutil
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -109,6 +110,9 @@ class FileStore(Store):
         return FileReader(fh, length=length, chunk_size=self.chunk_size)
 
     def _delete(self, key):
+        # A missing root is an unmounted disk, not a removed object: the data may still be
+        # there, so the delete fails (and the scrubber retries) instead of passing as done.
+        self._check_root()
         os.remove(self.root / key)
 
     def _size(self, key):
@@ -117,6 +121,14 @@ class FileStore(Store):
         except FileNotFoundError:
             raise ObjectNotFound(f"Object {key} not found in store '{self.name}'",
                                  store=self.name) from None
+
+    def _modified(self, key):
+        try:
+            mtime = os.stat(self.root / key).st_mtime
+        except FileNotFoundError:
+            raise ObjectNotFound(f"Object {key} not found in store '{self.name}'",
+                                 store=self.name) from None
+        return datetime.fromtimestamp(mtime, tz=timezone.utc)
 
     def _keys(self):
         self._check_root()

@@ -170,6 +170,9 @@ class S3Store(Store):
     def _size(self, key):
         return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
 
+    def _modified(self, key):
+        return self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"]
+
     def _keys(self):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         try:

@@ -58,6 +58,9 @@ class StorageStore(Store):
                                  store=self.name)
         return self.storage.size(key)
 
+    def _modified(self, key):
+        return self.storage.get_modified_time(key)
+
     def _keys(self):
         return iter(self.storage.listdir("")[1])
 

@@ -1,6 +1,7 @@
 """The Swift store: objects in one container of an OpenStack Swift account, via swiftclient."""
 import json
 import threading
+from datetime import datetime, timezone
 
 from django.core.exceptions import ImproperlyConfigured
 from requests.exceptions import RequestException
@@ -218,6 +219,11 @@ class SwiftStore(Store):
 
     def _size(self, key):
         return int(self._conn().head_object(self.container, key)["content-length"])
+
+    def _modified(self, key):
+        # x-timestamp: when the proxy accepted the PUT (or POST) that wrote the object.
+        stamp = float(self._conn().head_object(self.container, key)["x-timestamp"])
+        return datetime.fromtimestamp(stamp, tz=timezone.utc)
 
     def _keys(self):
         conn = self._conn()
