@@ -45,3 +45,8 @@ class StoreFailed(ImageError):
 
 class NotSatisfiable(ImageError):
     status, title = 416, "Requested Range Not Satisfiable"
+
+
+class UnsupportedContent(ImageError):
+    """The data is not in its disk_format, or is an unsafe image (Glance answers 415)."""
+    status, title = 415, "Unsupported Media Type"

@@ -1,18 +1,25 @@
 """Recognise a disk image's format from its first bytes while it streams.
 
 Follows the idea of Glance's ``format_inspector``: the uploaded bytes go by once,
-so ``FormatInspector`` keeps a copy of only the head (the first 1 MiB) and every
-decision is taken from that head.  "raw" is what nothing else matched.
+so ``FormatInspector`` keeps a copy of only the head (the first 1 MiB) and the
+decision is taken from that head - plus, for two formats that keep what matters
+elsewhere, the last 512 bytes (a fixed VHD's footer) and a VHDX's metadata region.
+"raw" is what nothing else matched.  ``InspectingReader`` wraps an upload's stream
+with it and refuses the data from inside the stream, before it is complete.
 
 Besides the format, the inspector flags images that would make a hypervisor (or
 ``qemu-img``) open *other* files than the image itself - a qcow2 backing file or
 external data file, a vmdk whose descriptor names other extents - since such an
-image can read files of the host it is used on.  ``check()`` turns a mismatch
-with the claimed ``disk_format`` or an unsafe image into an exception.
+image can read files of the host it is used on (a VHD or VHDX differencing disk,
+too).  ``check()`` turns a mismatch with the claimed ``disk_format`` or an unsafe
+image into an exception.
 """
 import re
 import struct
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+
+from stores.exceptions import StreamError
 
 HEAD_SIZE = 1024 * 1024
 
@@ -24,16 +31,34 @@ RAW_ALIASES = {"raw", "ami", "ari", "aki"}
 # Only these vmdk layouts keep all data inside the one uploaded file.
 SINGLE_FILE_VMDK_TYPES = {"monolithicSparse", "streamOptimized"}
 
+# Container formats whose data is the disk image itself. The others (ovf, ova, docker,
+# compressed) wrap it in a package whose inside the head does not show.
+BARE_CONTAINERS = {"bare", "ami", "ari", "aki"}
+
 QCOW2_INCOMPAT_DATA_FILE = 1 << 2
 VDI_SIGNATURE = 0xBEDA107F
 ISO_DESCRIPTOR = 16 * 2048  # the primary volume descriptor sits in sector 16
+VHD_FOOTER = 512
+VHD_FIXED, VHD_DIFFERENCING = 2, 4  # disk types at offset 60 of the footer
+# VHDX (MS-VHDX 2.2.2, 2.6): the region table at 192 KiB locates the metadata region,
+# whose table locates the items below; qemu-img puts that region at 3 MiB.
+VHDX_REGION_TABLE = 192 * 1024
+VHDX_METADATA_REGION = uuid.UUID("8B7CA206-4790-4B9A-B8FE-575F050F886E").bytes_le
+VHDX_FILE_PARAMETERS = uuid.UUID("CAA16737-FA36-4D43-B3B6-33F0AA44E76B").bytes_le
+VHDX_VIRTUAL_DISK_SIZE = uuid.UUID("2FA54224-CD1B-4876-B211-5DBED83BF4B8").bytes_le
+VHDX_HAS_PARENT = 1 << 1
 
 
-class FormatMismatch(ValueError):
+class ImageContentError(StreamError, ValueError):
+    """The data is refused for what it is. A StreamError, so that a store's save() lets it
+    through untranslated (after removing what it wrote), as it does a size error."""
+
+
+class FormatMismatch(ImageContentError):
     """The content is not in the claimed disk_format."""
 
 
-class UnsafeImage(ValueError):
+class UnsafeImage(ImageContentError):
     """The image refers to other files (backing file, data file, extents)."""
 
 
@@ -42,28 +67,67 @@ class Inspection:
     format: str
     virtual_size: int | None = None
     unsafe: str | None = None
+    # A fixed VHD is raw data followed by a 512-byte footer: readable as raw too.
+    raw_readable: bool = field(default=False, compare=False)
 
 
 class FormatInspector:
-    """Feed it the chunks of a stream in order; it keeps a copy of the first 1 MiB."""
+    """Feed it the chunks of a stream in order; it keeps a copy of the first 1 MiB.
+
+    Besides the head it keeps the last 512 bytes (where a fixed VHD has its only footer)
+    and, for a VHDX, at most 1 MiB of its metadata region, which lies beyond the head.
+    """
 
     def __init__(self, head_size=HEAD_SIZE):
         self.head_size = head_size
+        self.size = 0
         self._head = bytearray()
+        self._tail = b""
+        self._region = None  # (offset, length) of a later part the format needs
+        self._region_data = bytearray()
 
     def feed(self, chunk: bytes) -> None:
+        start = self.size
+        self.size += len(chunk)
         missing = self.head_size - len(self._head)
         if missing > 0:
             # Copy: the caller may reuse its buffer, and later chunks are not needed.
             self._head += chunk[:missing]
+            if len(self._head) >= self.head_size:
+                self._region = _later_region(self._head)
+                if self._region:
+                    offset, length = self._region
+                    self._region_data += self._head[offset:offset + length]
+        if self._region:
+            offset, length = self._region
+            wanted = offset + len(self._region_data)
+            end = min(offset + length, self.size)
+            if start <= wanted < end:
+                self._region_data += chunk[wanted - start:end - start]
+        self._tail = (self._tail + bytes(chunk[-VHD_FOOTER:]))[-VHD_FOOTER:]
 
     @property
     def head(self) -> bytes:
         return bytes(self._head)
 
+    @property
+    def head_complete(self) -> bool:
+        return len(self._head) >= self.head_size
+
     def result(self) -> Inspection:
         """The inspection of what has been fed so far (may be called early)."""
-        return inspect_head(self.head)
+        head = self.head
+        if head.startswith(b"vhdxfile"):
+            region = self._region or _later_region(head)
+            if self._region:
+                data = bytes(self._region_data)
+            else:
+                data = head[region[0]:region[0] + region[1]] if region else b""
+            return _vhdx(data)
+        inspection = inspect_head(head)
+        if inspection.format == "raw" and self.size > VHD_FOOTER:
+            return _fixed_vhd(self._tail) or inspection
+        return inspection
 
 
 def _u(fmt, data, offset):
@@ -86,10 +150,12 @@ def inspect_head(head: bytes) -> Inspection:
         return Inspection("vmdk", None, "vmdk descriptor points at other files")
     if head.startswith(b"conectix"):
         # Dynamic VHDs start with a copy of the footer; current size at 48 (u64 BE).
+        if _u(">I", head, 60) == VHD_DIFFERENCING:
+            return Inspection("vhd", _u(">Q", head, 48), "vhd is a differencing disk of "
+                                                         "another file")
         return Inspection("vhd", _u(">Q", head, 48))
     if head.startswith(b"vhdxfile"):
-        # The virtual size is in the metadata region, which qemu-img puts at
-        # 3 MiB - beyond the head we keep - so it is left unknown.
+        # Its virtual size is in the metadata region, beyond the head: see FormatInspector.
         return Inspection("vhdx")
     if _u("<I", head, 64) == VDI_SIGNATURE:
         return _vdi(head)
@@ -97,6 +163,46 @@ def inspect_head(head: bytes) -> Inspection:
         return _iso(head)
     # The upload itself knows the size of a raw image.
     return Inspection("raw")
+
+
+def _fixed_vhd(tail):
+    if tail.startswith(b"conectix") and _u(">I", tail, 60) == VHD_FIXED:
+        return Inspection("vhd", _u(">Q", tail, 48), raw_readable=True)
+    return None
+
+
+def _later_region(head):
+    """(offset, length) of the VHDX metadata region (at most 1 MiB of it), else None."""
+    if not head.startswith(b"vhdxfile"):
+        return None
+    table = VHDX_REGION_TABLE
+    if head[table:table + 4] != b"regi":
+        return None
+    for i in range(min(_u("<I", head, table + 8) or 0, 2047)):
+        entry = table + 16 + 32 * i
+        if head[entry:entry + 16] == VHDX_METADATA_REGION:
+            offset, length = _u("<Q", head, entry + 16), _u("<I", head, entry + 24)
+            if offset is None or not length:
+                return None
+            return offset, min(length, HEAD_SIZE)
+    return None
+
+
+def _vhdx(metadata):
+    if not metadata.startswith(b"metadata"):
+        return Inspection("vhdx")
+    size, unsafe = None, None
+    for i in range(min(_u("<H", metadata, 10) or 0, 2047)):
+        entry = 32 + 32 * i
+        item, offset = metadata[entry:entry + 16], _u("<I", metadata, entry + 16)
+        if offset is None:
+            break
+        if item == VHDX_VIRTUAL_DISK_SIZE:
+            size = _u("<Q", metadata, offset)
+        elif item == VHDX_FILE_PARAMETERS and (_u("<I", metadata, offset + 4) or 0) \
+                & VHDX_HAS_PARENT:
+            unsafe = "vhdx is a differencing disk of another file"
+    return Inspection("vhdx", size, unsafe)
 
 
 def _qcow2(head):
@@ -159,20 +265,80 @@ def expected_format(claimed_disk_format):
     return None
 
 
-def check(inspection: Inspection, claimed_disk_format: str | None) -> None:
+def check(inspection: Inspection, claimed_disk_format: str | None,
+          container_format: str | None = "bare") -> None:
     """Raise FormatMismatch or UnsafeImage; return None when the image is acceptable.
 
     Formats the inspector does not know (ploop, or no claim) cannot be verified;
     they are only refused when the content is recognisably another format, so a
-    qcow2 cannot be smuggled in under an unverifiable name.
+    qcow2 cannot be smuggled in under an unverifiable name.  Inside a package
+    container (ova, ovf, docker, compressed) the disk format cannot be seen, so only
+    a recognisably unsafe image is refused there.
     """
-    expected = expected_format(claimed_disk_format)
-    if expected is None:
-        if inspection.format != "raw":
-            raise FormatMismatch(
-                f"image claimed as {claimed_disk_format!r} is {inspection.format}")
-    elif inspection.format != expected:
-        raise FormatMismatch(
-            f"image claimed as {claimed_disk_format!r} is {inspection.format}")
+    if container_format in BARE_CONTAINERS or container_format is None:
+        expected = expected_format(claimed_disk_format) or "raw"
+        if inspection.format != expected and not (expected == "raw"
+                                                  and inspection.raw_readable):
+            raise FormatMismatch(f"Image data is {inspection.format}, but its disk_format "
+                                 f"is {claimed_disk_format or 'not set'}")
     if inspection.unsafe:
-        raise UnsafeImage(inspection.unsafe)
+        raise UnsafeImage(f"Unsafe image: {inspection.unsafe}")
+
+
+def virtual_size(inspection, size, claimed_disk_format, container_format="bare"):
+    """The virtual size to record: the data size for raw, the header's for the others,
+    None when it cannot be known (ploop, or a disk inside a package container)."""
+    if container_format not in BARE_CONTAINERS and container_format is not None:
+        return None
+    expected = expected_format(claimed_disk_format)
+    if expected == "raw":
+        return size
+    return inspection.virtual_size if expected is not None else None
+
+
+class InspectingReader:
+    """Inspects the bytes read through it and stops the stream once they are refused.
+
+    The verdict comes as soon as the 1 MiB head is in, so a refused 50 GiB upload stops
+    there; shorter images, and a raw head claimed as vhd (a fixed VHD has its footer at
+    the end), are judged at the end of the stream. Either way the error is raised from
+    `read()`, inside the store's save(), which removes what it wrote.
+    """
+
+    def __init__(self, stream, *, disk_format, container_format="bare"):
+        self._stream = stream
+        self.disk_format = disk_format
+        self.container_format = container_format
+        self.inspector = FormatInspector()
+        self.inspection = None  # set once the whole stream passed
+        self._head_judged = False
+
+    def read(self, n=-1):
+        chunk = self._stream.read(n)
+        if chunk:
+            self.inspector.feed(chunk)
+            if not self._head_judged and self.inspector.head_complete:
+                self._head_judged = True
+                early = self.inspector.result()
+                if not (early.format == "raw" and expected_format(self.disk_format) == "vhd"):
+                    check(early, self.disk_format, self.container_format)
+        else:
+            self.finish()
+        return chunk
+
+    @property
+    def size(self):
+        """Bytes read through so far."""
+        return self.inspector.size
+
+    def finish(self) -> Inspection:
+        """The inspection of the whole stream; raises if it is refused."""
+        if self.inspection is None:
+            result = self.inspector.result()
+            check(result, self.disk_format, self.container_format)
+            self.inspection = result
+        return self.inspection
+
+    def virtual_size(self):
+        return virtual_size(self.finish(), self.size, self.disk_format,
+                            self.container_format)

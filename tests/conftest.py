@@ -1,5 +1,7 @@
+import json
 import os
 import shlex
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -146,6 +148,73 @@ def s3_store(swift_env, s3_bucket):
 def store(request):
     """Every writable driver: the contract tests run against each."""
     return request.getfixturevalue(f"{request.param}_store")
+
+
+class DiskImages(dict):
+    """{name: Path} of small disk images made by qemu-img, and what qemu-img says of them."""
+
+    def info(self, name, fmt=None):
+        """`qemu-img info --output=json` of the image, read as `fmt` (default: probed)."""
+        options = ["-f", fmt] if fmt else []
+        return json.loads(subprocess.run(
+            ["qemu-img", "info", *options, "--output=json", str(self[name])], check=True,
+            capture_output=True, text=True).stdout)
+
+    def virtual_size(self, name, fmt=None):
+        return self.info(name, fmt)["virtual-size"]
+
+
+def _iso_image(path, blocks=200):
+    """An ISO 9660 volume: a primary volume descriptor at sector 16, then the terminator
+    (no ISO tool ships with qemu-utils)."""
+    data = bytearray(blocks * 2048)
+    pvd = 16 * 2048
+    data[pvd:pvd + 7] = b"\x01CD001\x01"
+    data[pvd + 80:pvd + 88] = blocks.to_bytes(4, "little") + blocks.to_bytes(4, "big")
+    data[pvd + 128:pvd + 132] = (2048).to_bytes(2, "little") + (2048).to_bytes(2, "big")
+    data[pvd + 2048:pvd + 2055] = b"\xffCD001\x01"
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="session")
+def disk_images(tmp_path_factory):
+    """Good images of each disk format and the unsafe shapes, made once per session.
+
+    Good: raw, qcow2, vmdk (monolithicSparse), vmdk-stream (streamOptimized), vhd
+    (dynamic), vhd-fixed, vhdx, vdi, iso. Unsafe: qcow2-backing (a backing file),
+    qcow2-data-file (an external data file), vmdk-flat (a monolithicFlat descriptor) and
+    vmdk-split (a twoGbMaxExtentSparse descriptor), whose descriptors name other files.
+    """
+    if shutil.which("qemu-img") is None:
+        pytest.skip("needs qemu-img (Debian: qemu-utils)")
+    folder = tmp_path_factory.mktemp("disk-images")
+
+    def qemu_img(*args):
+        # In the folder, so that relative backing, data and extent file names land there.
+        subprocess.run(["qemu-img", *args], cwd=folder, check=True, capture_output=True)
+
+    images = DiskImages()
+    raw = folder / "disk.raw"
+    raw.write_bytes(os.urandom(3 * 2**20 + 3 * 512))  # qemu-img rounds sizes to sectors
+    images["raw"] = raw
+    made = {"qcow2": ("qcow2", "disk.qcow2", []),
+            "vmdk": ("vmdk", "disk.vmdk", []),
+            "vmdk-stream": ("vmdk", "stream.vmdk", ["-o", "subformat=streamOptimized"]),
+            "vhd": ("vpc", "disk.vhd", []),
+            "vhd-fixed": ("vpc", "fixed.vhd", ["-o", "subformat=fixed"]),
+            "vhdx": ("vhdx", "disk.vhdx", []),
+            "vdi": ("vdi", "disk.vdi", []),
+            "qcow2-backing": ("qcow2", "top.qcow2", ["-b", "disk.qcow2", "-F", "qcow2"]),
+            "qcow2-data-file": ("qcow2", "external.qcow2", ["-o", "data_file=external.data"]),
+            "vmdk-flat": ("vmdk", "flat.vmdk", ["-o", "subformat=monolithicFlat"]),
+            "vmdk-split": ("vmdk", "split.vmdk", ["-o", "subformat=twoGbMaxExtentSparse"])}
+    for name, (fmt, file_name, options) in made.items():
+        size = "3M" if name == "vhd-fixed" else "64M"
+        qemu_img("create", "-q", "-f", fmt, *options, file_name, size)
+        images[name] = folder / file_name
+    _iso_image(folder / "disk.iso")
+    images["iso"] = folder / "disk.iso"
+    return images
 
 
 @pytest.fixture

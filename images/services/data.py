@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFound,
-                               StoreFailed, TooLarge)
+                               StoreFailed, TooLarge, UnsupportedContent)
+from images.inspection import ImageContentError, InspectingReader
 from images.models import (Image, ImageLocation,
                            ImageProperty, ImageTag)
 from images.selectors import image_locations
@@ -80,9 +81,11 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
             raise NotFound(f"No image found with ID {image.id}")
         raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
     algo = image.os_hash_algo or HASH_ALGO
+    content = content_reader(image, SizeLimitedReader(
+        stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP))
     try:
-        uri, size, md5, digest = save_hashed(store, image.id, SizeLimitedReader(
-            stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP), algo)
+        uri, size, md5, digest = save_hashed(store, image.id, content, algo,
+                                             check=content.finish)
     except BaseException as exc:
         _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
                     virtual_size=None)
@@ -92,7 +95,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
     try:
         with transaction.atomic():
             fields = dict(size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
-                          virtual_size=size if image.disk_format == "raw" else None)
+                          virtual_size=content.virtual_size())
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
@@ -110,7 +113,16 @@ def _note_upload_error(image, message):
     property_set(image, UPLOAD_ERROR_PROPERTY, str(message)[:2000])
 
 
+def content_reader(image, stream):
+    """`stream` inspected on its way: read() raises once the data shows it is not in the
+    image's disk_format, or is unsafe (see images.inspection)."""
+    return InspectingReader(stream, disk_format=image.disk_format,
+                            container_format=image.container_format)
+
+
 def _upload_error(exc, store):
+    if isinstance(exc, ImageContentError):
+        return UnsupportedContent(f"{exc}. Nothing was kept.")
     if isinstance(exc, SizeCapExceeded):
         return TooLarge(str(exc))
     if isinstance(exc, SizeMismatch):
@@ -123,18 +135,24 @@ def _upload_error(exc, store):
     return exc
 
 
-def save_hashed(store, key, source, algo):
+def save_hashed(store, key, source, algo, *, check=None):
     """Stream `source` into `store` once, hashed on the way (md5 and `algo`).
 
-    Returns (uri, size, md5, digest). The driver removed whatever it wrote when this
-    raises; store and stream errors come out as the API's errors.
+    Returns (uri, size, md5, digest). `check`, when given, runs once the data is saved;
+    an error from it removes the object. Nothing is left in the store when this raises;
+    store and stream errors come out as the API's errors.
     """
     reader = HashingReader(source, ("md5", algo))
+    uri = None
     try:
         uri = store.save(key, reader)
         digests = reader.hexdigests()
+        if check is not None:
+            check()
     except BaseException as exc:
         reader.close()
+        if uri is not None:
+            _remove_quietly(store, uri)
         raise _upload_error(exc, store) from exc
     return uri, reader.size, digests["md5"], digests[algo]
 

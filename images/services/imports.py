@@ -10,11 +10,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from images.exceptions import Conflict, ImageError, Invalid, NotFound, StoreFailed
+from images.exceptions import (Conflict, ImageError, Invalid, NotFound, StoreFailed,
+                               UnsupportedContent)
+from images.inspection import ImageContentError
 from images.models import Image, ImageLocation, Task, TaskInfo
-from images.services.data import (HASH_ALGO, STAGING_PROPERTY, _remove_quietly, _set_status,
-                                  _upload_error, image_download, save_hashed, staged_remove,
-                                  staging_store)
+from images.services.data import (HASH_ALGO, STAGING_PROPERTY, UPLOAD_ERROR_PROPERTY,
+                                  _note_upload_error, _remove_quietly, _set_status,
+                                  _upload_error, content_reader, image_download, save_hashed,
+                                  staged_remove, staging_store)
 from images.services.properties import property_drop, property_get, property_set
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
@@ -49,12 +52,22 @@ def image_stage(*, image, stream, expected_size=None):
         raise Conflict(f"Image status transition from {image.status} to uploading is not "
                        "allowed")
     store = staging_store()
-    reader = SizeLimitedReader(stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP)
+    # Inspected here too, so that bad data is refused with an answer to this request, not
+    # later by a failing import task.
+    reader = content_reader(image, SizeLimitedReader(stream, expected_size=expected_size,
+                                                     cap=settings.IMAGE_SIZE_CAP))
+    uri = None
     try:
         uri = store.save(_staging_key(image), reader)
+        reader.finish()
     except BaseException as exc:
+        if uri is not None:
+            _remove_quietly(store, uri)
         _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
-        raise _upload_error(exc, store) from exc
+        error = _upload_error(exc, store)
+        if isinstance(error, UnsupportedContent):
+            _note_upload_error(image, error.message)
+        raise error from exc
     property_set(image, STAGING_PROPERTY, uri)
     Image.objects.filter(pk=image.pk).update(size=reader.size)
     return image
@@ -197,18 +210,28 @@ def image_import_run(*, task, fetch=None):
         try:
             _web_download_to_staging(image, request["method"]["uri"], fetch, task)
         except (ImageError, StoreError, StreamError, ValueError, OSError) as exc:
+            if isinstance(exc, ImageContentError):
+                _note_upload_error(image, f"{exc}. Nothing was kept.")
             return _finish(task, image, method, written=[], failed=names, error=exc)
     algo = image.os_hash_algo or HASH_ALGO
     expected = None if method != "copy-image" else \
         (image.size, image.checksum, image.os_hash_value)
     written, failed, error = [], [], None
+    virtual_size = image.virtual_size
     for name in names:
         store = get_store(name)
         try:
             source = _open_source(image, method, fetch)
+            check = None
             with source:
-                uri, *got = save_hashed(store, image.id, _Progress(SizeLimitedReader(
-                    source, cap=settings.IMAGE_SIZE_CAP), task), algo)
+                reader = SizeLimitedReader(source, cap=settings.IMAGE_SIZE_CAP)
+                if method != "copy-image":  # an active image's data passed when it came in
+                    reader = content_reader(image, reader)
+                    check = reader.finish
+                uri, *got = save_hashed(store, image.id, _Progress(reader, task), algo,
+                                        check=check)
+            if check is not None:
+                virtual_size = reader.virtual_size()
             got = tuple(got)
             if expected is None:
                 expected = got
@@ -220,17 +243,21 @@ def image_import_run(*, task, fetch=None):
                                          status="active")
             written.append((store, uri))
             if method != "copy-image" and not must_succeed and len(written) == 1:
-                _activate(image, expected, algo)
+                _activate(image, expected, algo, virtual_size)
         except (ImageError, StoreError, StreamError) as exc:
             logger.warning("task %s: store %s failed: %s", task.id, name, exc)
             failed.append(name)
             error = exc
+            if isinstance(exc, UnsupportedContent):
+                # The same data is refused by every store: the import as a whole is.
+                _note_upload_error(image, exc.message)
+                break
             if must_succeed:
                 break
         finally:
             _progress_done(image, name)
     if method != "copy-image" and written and not (must_succeed and failed):
-        _activate(image, expected, algo)
+        _activate(image, expected, algo, virtual_size)
     return _finish(task, image, method, written=written, failed=failed, error=error,
                    must_succeed=must_succeed)
 
@@ -238,17 +265,19 @@ def image_import_run(*, task, fetch=None):
 def _web_download_to_staging(image, uri, fetch, task):
     store = staging_store()
     with fetch(uri) as response:
-        reader = _Progress(SizeLimitedReader(response, expected_size=response.length,
-                                             cap=settings.IMAGE_SIZE_CAP), task)
+        # Inspected while it downloads: a refused 50 GiB download stops after its first MiB.
+        reader = _Progress(content_reader(image, SizeLimitedReader(
+            response, expected_size=response.length, cap=settings.IMAGE_SIZE_CAP)), task)
         staged = store.save(_staging_key(image), reader)
     property_set(image, STAGING_PROPERTY, staged)
 
 
-def _activate(image, expected, algo):
+def _activate(image, expected, algo, virtual_size):
     size, md5, digest = expected
     Image.objects.filter(pk=image.pk).update(
         status=Status.ACTIVE, size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
-        virtual_size=size if image.disk_format == "raw" else None, updated_at=timezone.now())
+        virtual_size=virtual_size, updated_at=timezone.now())
+    property_drop(image, UPLOAD_ERROR_PROPERTY)
 
 
 def _progress_done(image, name):

@@ -1,7 +1,6 @@
 """The management commands, and the seed story reproduced with them."""
 import hashlib
 import io
-import os
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -31,10 +30,9 @@ def table_values(output):
 
 
 @pytest.fixture
-def cirros(tmp_path):
-    path = tmp_path / "cirros.img"
-    path.write_bytes(os.urandom(2 * 2**20 + 11))
-    return path
+def cirros(disk_images):
+    """A real qcow2 image, as the seed story's cirros.img is."""
+    return disk_images["qcow2"]
 
 
 @pytest.fixture
@@ -132,7 +130,7 @@ def test_a_failed_upload_leaves_no_image_and_no_data(file_stores, admin_user, tm
 
 
 def test_image_show_and_delete(file_stores, admin_user, cirros):
-    image_id = table_values(run("image_create", "--disk-format", "raw", "--container-format",
+    image_id = table_values(run("image_create", "--disk-format", "qcow2", "--container-format",
                                 "bare", "--file", str(cirros)))["id"]
     assert table_values(run("image_show", image_id))["id"] == image_id
     assert f"Deleted {image_id}" in run("image_delete", image_id)
@@ -142,7 +140,7 @@ def test_image_show_and_delete(file_stores, admin_user, cirros):
 
 
 def test_image_locations_all_includes_deleted_rows(file_stores, admin_user, cirros):
-    image_id = table_values(run("image_create", "--disk-format", "raw", "--container-format",
+    image_id = table_values(run("image_create", "--disk-format", "qcow2", "--container-format",
                                 "bare", "--file", str(cirros)))["id"]
     ImageLocation.objects.filter(image_id=image_id).update(deleted=True, status="deleted")
     assert run("image_locations", image_id) == ""

@@ -30,6 +30,11 @@ def qemu_size(path):
     return json.loads(qemu_img(path.parent, "info", "--output=json", str(path)))["virtual-size"]
 
 
+def qemu_size_as(path, fmt):
+    return json.loads(qemu_img(path.parent, "info", "-f", fmt, "--output=json",
+                               str(path)))["virtual-size"]
+
+
 def inspect_file(path):
     inspector = FormatInspector()
     with open(path, "rb") as f:
@@ -49,11 +54,35 @@ def test_formats_and_virtual_size_match_qemu_img(tmp_path, fmt, expected):
     check(result, expected)
 
 
-def test_vhdx_is_recognised_without_size(tmp_path):
-    # Its metadata region lies beyond the 1 MiB head, so the size stays unknown.
-    result = inspect_file(create(tmp_path, "vhdx", "disk.vhdx"))
-    assert result == Inspection("vhdx", None, None)
+def test_vhdx_size_comes_from_its_metadata_region_beyond_the_head(tmp_path):
+    path = create(tmp_path, "vhdx", "disk.vhdx")
+    result = inspect_file(path)
+    assert result == Inspection("vhdx", qemu_size(path), None)
+    assert result.virtual_size == 64 * MiB
     check(result, "vhdx")
+
+
+def test_fixed_vhd_is_a_vhd_by_its_footer_and_passes_as_raw_too(tmp_path):
+    # qemu-img probes it as raw (the footer is at the end only); read as vpc it has the
+    # footer's size.
+    path = create(tmp_path, "vpc", "fixed.vhd", "-o", "subformat=fixed", size="3M")
+    result = inspect_file(path)
+    assert result == Inspection("vhd", qemu_size_as(path, "vpc"), None)
+    check(result, "vhd")
+    check(result, "raw")
+    with pytest.raises(FormatMismatch):
+        check(result, "qcow2")
+
+
+def test_differencing_vhd_is_unsafe(tmp_path):
+    # qemu-img makes no differencing VHD: turn a dynamic one into one (disk type 4).
+    path = create(tmp_path, "vpc", "disk.vhd")
+    data = bytearray(path.read_bytes())
+    data[60:64] = (4).to_bytes(4, "big")
+    inspector = FormatInspector()
+    inspector.feed(bytes(data))
+    with pytest.raises(UnsafeImage, match="differencing"):
+        check(inspector.result(), "vhd")
 
 
 def test_raw_random_bytes(tmp_path):
