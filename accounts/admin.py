@@ -1,12 +1,29 @@
 from django.contrib import admin
 
-from accounts.models import Membership, Project, Token
+from accounts.models import Membership, Project, ProjectQuota, Token
+
+
+class ProjectQuotaInline(admin.StackedInline):
+    """Limits of this project; an empty field takes the [quotas] default, -1 is unlimited."""
+
+    model = ProjectQuota
+    max_num = 1
+    can_delete = True
+    verbose_name_plural = "quotas (empty: the configuration's default; -1: unlimited)"
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "id")
     search_fields = ("name", "id")
+    inlines = [ProjectQuotaInline]
+
+
+@admin.register(ProjectQuota)
+class ProjectQuotaAdmin(admin.ModelAdmin):
+    list_display = ("project", "image_size_total", "image_stage_total", "image_count_total",
+                    "image_count_uploading")
+    search_fields = ("project__name", "project__id")
 
 
 @admin.register(Membership)

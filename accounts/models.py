@@ -4,6 +4,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -32,6 +33,33 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.project}"
+
+
+class ProjectQuota(models.Model):
+    """An admin's override of the [quotas] defaults for one project.
+
+    An empty field takes the default of the configuration; -1 is unlimited. Sizes are bytes.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="quota")
+    image_size_total = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-1)],
+        help_text="Bytes of image data (each image counted once, whatever its copies).")
+    image_stage_total = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-1)],
+        help_text="Bytes staged for glance-direct imports.")
+    image_count_total = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-1)],
+        help_text="Images, whatever their status (deleted ones excepted).")
+    image_count_uploading = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-1)],
+        help_text="Uploads, stages and imports in progress at once.")
+
+    class Meta:
+        verbose_name = "project quota"
+
+    def __str__(self):
+        return f"quotas of {self.project}"
 
 
 class TokenQuerySet(models.QuerySet):

@@ -1,4 +1,5 @@
 """Errors of the image services; each carries the HTTP status the API answers with."""
+from stores.exceptions import StreamError
 
 
 class ImageError(Exception):
@@ -33,6 +34,18 @@ class Gone(ImageError):
 
 class TooLarge(ImageError):
     status, title = 413, "Request Entity Too Large"
+
+
+class QuotaExceeded(TooLarge, StreamError):
+    """A project's limit (image_size_total, ...) would be passed; says the limit and usage.
+
+    Also a StreamError: raised from inside a stream, it passes through a store's save()
+    as it is (the store removes its partial object) instead of becoming a StoreError.
+    """
+
+    def __init__(self, message, *, resource, limit, usage):
+        super().__init__(message)
+        self.resource, self.limit, self.usage = resource, limit, usage
 
 
 class NoData(ImageError):

@@ -1,7 +1,7 @@
 """The portal's pages (the API's URLs are in images/api/urls.py)."""
 from django.urls import path
 
-from images import views, views_audit
+from images import views, views_audit, views_usage
 
 app_name = "images"
 urlpatterns = [

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "images.api.middleware.RequestIdMiddleware",
     "images.api.middleware.DrainRefusedBodyMiddleware",
+    "images.api.stopping.CutOffUploadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

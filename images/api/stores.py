@@ -1,6 +1,5 @@
 """Multi-store discovery and per-store delete: `/v2/info/stores`, `/v2/stores/STORE/ID`."""
 from django.conf import settings
-from django.db.models import Sum
 from rest_framework import status
 from rest_framework.response import Response
 from drf_spectacular.utils import extend_schema
@@ -12,7 +11,7 @@ from images import services
 from images.api.common import ApiView
 from images.api.views import IMPORT_METHODS
 from images.exceptions import Forbidden
-from images.models import Image
+from images.services import quotas
 from stores.registry import all_stores
 
 
@@ -63,13 +62,12 @@ class ImportInfoView(ApiView):
 class UsageView(ApiView):
     @extend_schema(responses={200: doc.ANY_OBJECT})
     def get(self, request):
-        images = Image.objects.filter(owner=request.caller.project)
-        total = images.aggregate(total=Sum("size"))["total"] or 0
-        uploading = images.filter(status__in=[Image.Status.SAVING, Image.Status.UPLOADING,
-                                              Image.Status.IMPORTING]).count()
-        return Response({"usage": {
-            "image_size_total": {"usage": total // 2**20, "limit": -1},
-            "image_stage_total": {"usage": 0, "limit": -1},
-            "image_count_total": {"usage": images.count(), "limit": -1},
-            "image_count_uploading": {"usage": uploading, "limit": -1},
-        }})
+        """The caller's project: each resource's usage and limit, as Glance answers (sizes
+        in MiB, rounded down, as Keystone's limits are; -1 is unlimited)."""
+        usage = {}
+        for row in quotas.usage_report(request.caller.project):
+            value, limit = row["usage"], row["limit"]
+            if row["unit"] == "bytes":
+                value, limit = value // 2**20, limit if limit == -1 else limit // 2**20
+            usage[row["resource"]] = {"usage": value, "limit": limit}
+        return Response({"usage": usage})

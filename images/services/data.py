@@ -12,6 +12,7 @@ from images.models import (Image, ImageLocation,
                            ImageProperty, ImageTag)
 from images.selectors import image_locations
 from images.services.properties import property_drop, property_set
+from images.services.quotas import DataQuota
 from stores.exceptions import (InvalidLocation, SizeCapExceeded,
                                SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
 from stores.registry import all_stores, get_store, store_for_uri
@@ -75,6 +76,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
                       "saving data.")
     if expected_size is not None and expected_size > settings.IMAGE_SIZE_CAP:
         raise TooLarge(f"Image exceeds the size cap of {settings.IMAGE_SIZE_CAP} bytes")
+    quota = DataQuota(image, resource="image_size_total", expected_size=expected_size)
     if not _set_status(image, expected=[Status.QUEUED], status=Status.SAVING):
         image.refresh_from_db()
         if image.deleted:
@@ -82,8 +84,9 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
     algo = image.os_hash_algo or HASH_ALGO
     content = content_reader(image, SizeLimitedReader(
-        stream, expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP))
+        quota.reader(stream), expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP))
     try:
+        quota.start()
         uri, size, md5, digest = save_hashed(store, image.id, content, algo,
                                              check=content.finish)
     except BaseException as exc:
@@ -96,6 +99,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         with transaction.atomic():
             fields = dict(size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
                           virtual_size=content.virtual_size())
+            quota.check_final(size)
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})

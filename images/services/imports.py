@@ -19,6 +19,7 @@ from images.services.data import (HASH_ALGO, STAGING_PROPERTY, UPLOAD_ERROR_PROP
                                   _upload_error, content_reader, image_download, save_hashed,
                                   staged_remove, staging_store)
 from images.services.properties import property_drop, property_get, property_set
+from images.services.quotas import DataQuota, check_import
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
 from stores.streams import SizeLimitedReader
@@ -47,6 +48,7 @@ def image_stage(*, image, stream, expected_size=None):
     if not image.disk_format or not image.container_format:
         raise Invalid("Properties disk_format and container_format must be set prior to "
                       "staging data.")
+    quota = DataQuota(image, resource="image_stage_total", expected_size=expected_size)
     if not _set_status(image, expected=[Status.QUEUED], status=Status.UPLOADING):
         image.refresh_from_db()
         raise Conflict(f"Image status transition from {image.status} to uploading is not "
@@ -54,10 +56,12 @@ def image_stage(*, image, stream, expected_size=None):
     store = staging_store()
     # Inspected here too, so that bad data is refused with an answer to this request, not
     # later by a failing import task.
-    reader = content_reader(image, SizeLimitedReader(stream, expected_size=expected_size,
+    reader = content_reader(image, SizeLimitedReader(quota.reader(stream),
+                                                     expected_size=expected_size,
                                                      cap=settings.IMAGE_SIZE_CAP))
     uri = None
     try:
+        quota.start()
         uri = store.save(_staging_key(image), reader)
         reader.finish()
     except BaseException as exc:
@@ -68,8 +72,15 @@ def image_stage(*, image, stream, expected_size=None):
         if isinstance(error, UnsupportedContent):
             _note_upload_error(image, error.message)
         raise error from exc
-    property_set(image, STAGING_PROPERTY, uri)
-    Image.objects.filter(pk=image.pk).update(size=reader.size)
+    try:
+        with transaction.atomic():
+            quota.check_final(reader.size)
+            property_set(image, STAGING_PROPERTY, uri)
+            Image.objects.filter(pk=image.pk).update(size=reader.size)
+    except BaseException:
+        _remove_quietly(store, uri)
+        _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
+        raise
     return image
 
 
@@ -136,6 +147,7 @@ def image_import(*, image, body, caller, header_store=None, request_id=None, url
                        "importing data.")
     names = _target_stores(name, stores=body.get("stores"), all_stores_flag=all_flag,
                            header_store=header_store, image=image)
+    check_import(image, name)
     if name == "web-download":
         uri = method.get("uri")
         if not isinstance(uri, str):
@@ -264,10 +276,12 @@ def image_import_run(*, task, fetch=None):
 
 def _web_download_to_staging(image, uri, fetch, task):
     store = staging_store()
+    quota = DataQuota(image, resource="image_size_total")
     with fetch(uri) as response:
         # Inspected while it downloads: a refused 50 GiB download stops after its first MiB.
         reader = _Progress(content_reader(image, SizeLimitedReader(
-            response, expected_size=response.length, cap=settings.IMAGE_SIZE_CAP)), task)
+            quota.reader(response), expected_size=response.length,
+            cap=settings.IMAGE_SIZE_CAP)), task)
         staged = store.save(_staging_key(image), reader)
     property_set(image, STAGING_PROPERTY, staged)
 

@@ -7,6 +7,7 @@ from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageMember,
                            ImageProperty, ImageTag)
 from images.selectors import is_uuid
 from images.services.properties import property_drop, property_set
+from images.services.quotas import check_image_create
 
 Status = Image.Status
 # Glance's per-image quotas (image_property_quota, image_tag_quota, image_member_quota).
@@ -45,6 +46,7 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
                   status=Status.QUEUED)
     if id is not None:
         image.id = id
+    check_image_create(owner)
     image.save(force_insert=True)
     for tag in sorted(set(tags)):
         if len(tag) > 255:
