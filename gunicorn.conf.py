@@ -29,3 +29,24 @@ def post_fork(server, worker):
     if hasattr(libc, "mallopt"):
         libc.mallopt(-3, 16 * 2**20)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 32 * 2**20)  # M_TRIM_THRESHOLD
+
+
+def post_worker_init(worker):
+    """On SIGTERM, roll back the uploads that cannot end before the worker is killed.
+
+    gunicorn kills a worker whose requests outlast graceful_timeout; images/api/stopping.py
+    cuts such uploads off a few seconds earlier, so that each removes its partial object and
+    puts its image back to `queued` instead of leaving it in `saving`.
+    """
+    import signal
+
+    from images.api.stopping import stop_after
+
+    handle_exit = worker.handle_exit
+
+    def on_sigterm(sig, frame):
+        stop_after(worker.cfg.graceful_timeout)
+        handle_exit(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)
