@@ -1,5 +1,6 @@
 """Per-project quotas: each limit refused with 413 naming the limit and the usage, and what a
 refusal leaves (no object in any store, no location row, the image `queued`)."""
+import contextlib
 import io
 import os
 import threading
@@ -282,6 +283,39 @@ def test_a_glance_direct_import_past_the_size_limit_is_refused_before_its_task(l
     assert "would add 501 bytes" in info.value.message
     image.refresh_from_db()
     assert image.status == Image.Status.UPLOADING  # still staged: it may be deleted or retried
+
+
+def test_a_web_download_is_stopped_when_it_passes_the_bytes_left(limits, file_stores):
+    from images.selectors import Caller
+    from images.services.imports import image_import, image_import_run, task_get
+
+    limits(image_size_total=1000)
+    served = []
+
+    class Unsized(io.BytesIO):
+        length = None  # a server that sends no Content-Length
+
+    @contextlib.contextmanager
+    def fetch(url):
+        served.append(Unsized(b"w" * 5000))
+        yield served[-1]
+
+    image = factories.image()
+    task = image_import(image=image, caller=Caller(project=PROJECT),
+                        body={"method": {"name": "web-download", "uri": "https://example.org/x"}})
+    assert image_import_run(task=task_get(task.id), fetch=fetch) is False
+    assert "Quota exceeded for image_size_total: the limit is 1000 bytes" in \
+        task_get(task.id).info.message
+    left_queued_with_nothing(image, file_stores)
+
+
+def test_the_image_create_command_refuses_past_the_count_limit(limits):
+    from django.core.management import CommandError, call_command
+
+    limits(image_count_total=0)
+    with pytest.raises(CommandError, match="Quota exceeded for image_count_total"):
+        call_command("image_create", "--name", "cli", "--owner", PROJECT, stdout=io.StringIO())
+    assert not Image.all_objects.filter(name="cli").exists()
 
 
 # What the usage says
