@@ -2,6 +2,7 @@
 {"error": {"code": 404, "title": "Not Found", "message": "..."}} (see image-api.md §9)."""
 from http import HTTPStatus
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,6 +26,10 @@ def exception_handler(exc, context):
         return Response(error_body(400, exc), status=400)
     if isinstance(exc, StoreError):
         return Response(error_body(503, exc), status=503)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The server's address and the driver's words are of no use to a client.
+        return Response(error_body(503, "The database of the image service is unavailable; "
+                                        "try again shortly."), status=503)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

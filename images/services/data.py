@@ -1,8 +1,9 @@
 """Image data: upload, download, copy and delete, each streaming the bytes once."""
 import logging
+import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFound,
@@ -90,8 +91,7 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         uri, size, md5, digest = save_hashed(store, image.id, content, algo,
                                              check=content.finish)
     except BaseException as exc:
-        _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
-                    virtual_size=None)
+        _requeue(image)
         _note_upload_error(image, getattr(exc, "message", None) or str(exc) or
                            type(exc).__name__)
         raise
@@ -105,12 +105,32 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
             ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
             property_drop(image, UPLOAD_ERROR_PROPERTY)
     except BaseException:
-        _remove_quietly(store, uri)
-        _set_status(image, expected=[Status.SAVING], status=Status.QUEUED, size=None,
-                    virtual_size=None)
+        _remove_quietly(store, uri)  # first, and whether or not the database answers
+        _requeue(image)
         raise
     logger.info("image %s: %d bytes saved in store %s", image.id, size, store.name)
     return image
+
+
+# Seconds a failed upload waits between attempts to put its image back to `queued` while the
+# database is out of reach (a restart, a failover): about 7 s in all, then the image is left
+# `saving` for the scrubber's reset of stale uploads.
+REQUEUE_RETRY_DELAYS = (0.5, 1, 2, 3.5)
+
+
+def _requeue(image):
+    """`saving` → `queued` after a failed upload, waiting a little for a database that went
+    away rather than leaving the image `saving`."""
+    for delay in (*REQUEUE_RETRY_DELAYS, None):
+        try:
+            return _set_status(image, expected=[Status.SAVING], status=Status.QUEUED,
+                               size=None, virtual_size=None)
+        except (OperationalError, InterfaceError):
+            if delay is None or connection.in_atomic_block:
+                raise
+            logger.warning("image %s: database unavailable, retrying in %s s", image.id, delay)
+            connection.close()  # a broken connection is not reused: the next query reconnects
+            time.sleep(delay)
 
 
 def _note_upload_error(image, message):
