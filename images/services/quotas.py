@@ -90,12 +90,18 @@ def usage_by_project():
     return [(project, usage_report(project.id)) for project in Project.objects.order_by("name")]
 
 
-def refuse(resource, *, limit, usage, adding=None):
+def _amount(value, resource):
     unit = UNITS[resource]
-    message = (f"Quota exceeded for {resource}: the limit is {limit} {unit} and the project "
-               f"uses {usage} {unit}")
+    if value == 1:
+        unit = unit.replace("s", "", 1) if unit != "bytes" else "byte"
+    return f"{value} {unit}"
+
+
+def refuse(resource, *, limit, usage, adding=None):
+    message = (f"Quota exceeded for {resource}: the limit is {_amount(limit, resource)} and "
+               f"the project uses {_amount(usage, resource)}")
     if adding is not None:
-        message += f"; this request would add {adding} {unit}"
+        message += f"; this request would add {_amount(adding, resource)}"
     raise QuotaExceeded(message + ".", resource=resource, limit=limit, usage=usage)
 
 

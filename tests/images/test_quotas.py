@@ -99,7 +99,7 @@ def test_creating_an_image_past_the_count_limit_is_413_with_limit_and_usage(limi
     assert info.value.status == 413
     assert info.value.message == ("Quota exceeded for image_count_total: the limit is 2 images "
                                   "and the project uses 2 images; this request would add 1 "
-                                  "images.")
+                                  "image.")
     assert not Image.objects.filter(name="third").exists()
     # Another project is not charged for this one's images.
     assert factories.image(owner=factories.OTHER_PROJECT)
@@ -243,7 +243,8 @@ def test_an_upload_past_the_uploads_in_progress_limit_is_refused(limits, file_st
     with pytest.raises(QuotaExceeded) as info:
         services.image_upload(image=image, stream=io.BytesIO(b"data"), expected_size=4)
     assert info.value.message.startswith("Quota exceeded for image_count_uploading: the limit "
-                                         "is 1 uploads in progress and the project uses 1")
+                                         "is 1 upload in progress and the project uses 1 upload "
+                                         "in progress")
     left_queued_with_nothing(image, file_stores)
     # Once the other upload is over, this one goes through.
     Image.objects.filter(pk=busy.pk).update(status=Image.Status.QUEUED)
