@@ -1,6 +1,7 @@
 """Screenshots of the main pages for docs/screenshots/ (runs after the other browser tests)."""
 import os
 import re
+import subprocess
 
 import pytest
 from playwright.sync_api import expect
@@ -12,14 +13,24 @@ pytestmark = pytest.mark.live
 MiB = 2**20
 
 
+def qcow2_bytes(tmp_path, size):
+    """A qcow2 image holding `size` random bytes (the portal refuses anything else as
+    qcow2), made by qemu-img."""
+    raw = random_file(tmp_path / "content.raw", size)
+    target = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(target)],
+                   check=True, capture_output=True)
+    return target.read_bytes()
+
+
 def test_screenshots_of_the_main_pages(page, portal, images, tmp_path):
     shots = SCREENSHOTS or tmp_path / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     cirros = images("root", name="cirros-0.6.2-x86_64", disk_format="qcow2",
-                    visibility="public", data=os.urandom(3 * MiB), store="file")
+                    visibility="public", data=qcow2_bytes(tmp_path, 3 * MiB), store="file")
     portal.manage("image_copy", cirros["id"], "--store", "cheap")
     images("root", name="debian-12-genericcloud-amd64", disk_format="qcow2",
-           visibility="public", data=os.urandom(6 * MiB), store="swift")
+           visibility="public", data=qcow2_bytes(tmp_path, 6 * MiB), store="swift")
     images("alice", name="ubuntu-24.04-server-cloudimg", disk_format="raw",
            data=os.urandom(4 * MiB), store="s3")
     images("bob", name="fedora-cloud-41", disk_format="qcow2")
@@ -29,6 +40,7 @@ def test_screenshots_of_the_main_pages(page, portal, images, tmp_path):
 
     page.goto("/images/upload/")
     page.fill('input[name="name"]', "alpine-3.20-virt")
+    page.select_option('select[name="disk_format"]', "raw")  # the file is random bytes
     page.select_option("select#store", "cheap")
     page.fill('textarea[name="properties"]', "os_distro=alpine\nhw_disk_bus=virtio")
     page.set_input_files("#file", random_file(tmp_path / "alpine.img", 12 * MiB))

@@ -29,6 +29,7 @@ def test_upload_to_a_store_that_is_down_shows_the_error_and_leaves_no_saving_ima
     try:
         page.goto("/images/upload/")
         page.fill('input[name="name"]', name)
+        page.select_option('select[name="disk_format"]', "raw")  # the file is random bytes
         # Still offered (its health may say so), still selectable.
         page.select_option("select#store", "swift")
         page.set_input_files("#file", path)
@@ -53,6 +54,7 @@ def test_cancel_mid_upload_removes_the_image_and_its_partial_data(
     login(page, "root")
     page.goto("/images/upload/")
     page.fill('input[name="name"]', f"browser-cancel-{uuid.uuid4().hex[:8]}")
+    page.select_option('select[name="disk_format"]', "raw")  # the file is random bytes
     page.set_input_files("#file", path)
     with page.expect_response(lambda r: r.request.method == "POST"
                               and r.url.endswith("/v2/images")) as created:
