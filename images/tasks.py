@@ -85,8 +85,9 @@ def _counts(findings):
 
 
 @shared_task(acks_late=True)
-def scrub_task():
-    """One scrubber run (Celery beat, every 300 s as Glance's wakeup_time); returns counts."""
+def scrub_task(leftovers=False):
+    """One scrubber run; with `leftovers`, every store is listed too, so beat runs that part
+    nightly and the rest every 300 s (Glance's wakeup_time). Returns counts."""
     from images.services.scrubber import scrub_run
 
-    return scrub_run().counts()
+    return scrub_run(leftovers=leftovers).counts()

@@ -223,8 +223,13 @@ CELERY_BEAT_SCHEDULE = {
     "audit-all-deep-weekly": {"task": "images.tasks.audit_all_task",
                               "schedule": crontab(hour=4, minute=0, day_of_week=0),
                               "kwargs": {"deep": True}},
-    # Glance's scrubber wakes up every wakeup_time = 300 seconds.
-    "scrub": {"task": "images.tasks.scrub_task", "schedule": 300},
+    # Glance's scrubber wakes up every wakeup_time = 300 seconds; leftovers need every store
+    # listed, so they are looked for nightly.
+    "scrub": {"task": "images.tasks.scrub_task", "schedule": 300,
+              "kwargs": {"leftovers": False}},
+    "scrub-leftovers-nightly": {"task": "images.tasks.scrub_task",
+                                "schedule": crontab(hour=5, minute=0),
+                                "kwargs": {"leftovers": True}},
 }
 
 LOGGING = {

@@ -46,8 +46,9 @@ class ScrubReport:
         return {name: len(value) for name, value in vars(self).items()}
 
 
-def scrub_run(*, now=None, dry_run=False):
-    """One scrubber pass: data of deleted images whose scrub time has passed, then leftovers.
+def scrub_run(*, now=None, dry_run=False, leftovers=True):
+    """One scrubber pass: data of deleted images whose scrub time has passed, then (with
+    `leftovers`) what interrupted uploads and imports left.
 
     A store that fails leaves its locations `pending_delete` and their image in
     `pending_delete`: the next run tries again. Returns a ScrubReport.
@@ -55,7 +56,8 @@ def scrub_run(*, now=None, dry_run=False):
     now = now or timezone.now()
     report = ScrubReport()
     pending_images_scrub(now=now, dry_run=dry_run, report=report)
-    leftovers_scrub(now=now, dry_run=dry_run, report=report)
+    if leftovers:
+        leftovers_scrub(now=now, dry_run=dry_run, report=report)
     return report
 
 
