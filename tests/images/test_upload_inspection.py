@@ -143,8 +143,9 @@ def test_ploop_cannot_be_verified_but_a_recognised_other_format_is_refused(file_
 # glance-direct and web-download ---------------------------------------------------------
 
 
-def run_import(image, method, stores=("fast", "cheap"), fetch=None):
-    task = image_import(image=image, body={"method": method, "stores": list(stores)},
+def run_import(image, method, stores=("fast", "cheap"), fetch=None, must_succeed=True):
+    task = image_import(image=image, body={"method": method, "stores": list(stores),
+                                           "all_stores_must_succeed": must_succeed},
                         caller=Caller(project=factories.PROJECT))
     return image_import_run(task=task_get(task.id), fetch=fetch)
 
@@ -168,16 +169,17 @@ def test_glance_direct_of_a_good_image_sets_the_virtual_size(file_stores, disk_i
     assert objects(file_stores) == {("fast", image.id), ("cheap", image.id)}
 
 
-def test_glance_direct_refuses_staged_data_that_is_not_its_disk_format(file_stores,
-                                                                       disk_images):
+@pytest.mark.parametrize("must_succeed", [True, False])
+def test_glance_direct_refuses_staged_data_that_is_not_its_disk_format(
+        file_stores, disk_images, must_succeed):
     # Staged as raw, then claimed as qcow2 (the row changed behind the API's back): the
-    # move into the stores inspects again.
+    # move into the stores inspects again, and no store takes what one refused.
     image = factories.image(disk_format="raw")
     with open(disk_images["raw"], "rb") as f:
         image_stage(image=image, stream=f)
     Image.objects.filter(pk=image.pk).update(disk_format="qcow2")
     image.refresh_from_db()
-    assert not run_import(image, {"name": "glance-direct"}, stores=("fast",))
+    assert not run_import(image, {"name": "glance-direct"}, must_succeed=must_succeed)
     assert_refused_and_nothing_kept(image, file_stores, "Image data is raw")
     (task,) = Task.objects.filter(image_id=image.id)
     assert task.status == "failure" and "Image data is raw" in task.info.message
