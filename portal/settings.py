@@ -6,6 +6,8 @@ This module is the only reader of the environment:
 - DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3)
 - PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
 - CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
+- PORTAL_TASK_VISIBILITY_TIMEOUT seconds before a Redis broker hands a dead worker's task
+                    to another worker (default 3600)
 - GLANCE_DATABASE_URL an existing Glance database, opened read-only as the alias "glance"
 - PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
 """
@@ -209,6 +211,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_queue / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A task taken by a worker that died (SIGKILL, a lost machine) goes back to the queue
+    # once it has been out this many seconds (kombu's default: 1 hour), at the next worker
+    # start or sweep; until then its image stays locked by the import. It must outlast the
+    # longest copy or import, or a task still running is handed out a second time.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("PORTAL_TASK_VISIBILITY_TIMEOUT") or 3600)}
 # A queue name of its own lets two portals share one broker without taking each other's work.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PORTAL_QUEUE") or "portal"
 CELERY_TASK_ACKS_LATE = True

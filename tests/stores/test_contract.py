@@ -95,3 +95,17 @@ def test_a_uri_of_another_kind_of_store_is_refused(store):
 
 def test_health_is_ok_for_a_working_store(store):
     assert store.health().ok
+
+
+def test_modified_tells_when_the_object_was_written(store):
+    """How old an object is: the scrubber removes leftovers only past an age."""
+    from datetime import datetime, timedelta, timezone
+
+    before = datetime.now(timezone.utc) - timedelta(seconds=2)  # clocks tick in seconds
+    uri = store.save("img-aged", io.BytesIO(b"x"))
+    written = store.modified(uri)
+    assert written.tzinfo is not None
+    assert before <= written <= datetime.now(timezone.utc) + timedelta(seconds=2)
+    store.delete(uri)
+    with pytest.raises(ObjectNotFound):
+        store.modified(uri)
