@@ -135,7 +135,10 @@ def test_the_id_of_a_deleted_or_pending_delete_image_is_never_reused(delayed, al
 
 def test_scrub_command_restores_an_image(delayed):
     image, data = factories.active_image()
-    services.image_delete(image=image)
+    out = io.StringIO()
+    call_command("image_delete", image.id, stdout=out)
+    assert "pending_delete" in out.getvalue()
+    assert (delayed["fast"] / image.id).read_bytes() == data
     out = io.StringIO()
     call_command("scrub", "--restore", image.id, stdout=out)
     assert f"Restored {image.id}" in out.getvalue()

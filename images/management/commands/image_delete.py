@@ -15,11 +15,14 @@ class Command(BaseCommand):
         failed = 0
         for image_id in image_ids:
             try:
-                services.image_delete(image=get_image_or_fail(image_id))
+                image = services.image_delete(image=get_image_or_fail(image_id))
             except (ImageError, CommandError) as exc:
                 failed += 1
                 self.stderr.write(f"{image_id}: {getattr(exc, 'message', exc)}")
             else:
-                self.stdout.write(f"Deleted {image_id}")
+                pending = image.status == image.Status.PENDING_DELETE
+                self.stdout.write(f"Deleted {image_id}" + (
+                    " (pending_delete: its data stays until the scrubber runs; "
+                    "`scrub --restore` brings it back)" if pending else ""))
         if failed:
             raise CommandError(f"{failed} of {len(image_ids)} image(s) not deleted")
