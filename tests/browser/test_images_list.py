@@ -61,10 +61,10 @@ def test_images_list_filters_by_name_and_by_id(page, images):
     assert row_ids(page) == [other["id"]]
 
 
-def test_images_list_filters_by_status_visibility_and_format(page, images):
+def test_images_list_filters_by_status_visibility_and_format(page, images, disk_images):
     tag = uuid.uuid4().hex[:8]
     active_qcow2 = images("alice", name=f"fmt-{tag}-a", disk_format="qcow2", visibility="private",
-                          data=os.urandom(2**16), store="file")
+                          data=disk_images["qcow2"].read_bytes(), store="file")
     queued_raw = images("alice", name=f"fmt-{tag}-b", disk_format="raw", visibility="shared")
     login(page, "alice")
     page.goto("/images/?status=queued")
