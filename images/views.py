@@ -135,6 +135,11 @@ def image_detail(request, image_id):
     caller = _caller(request)
     view = image_view(image, show_locations=False)
     locations = image_locations(image)
+    pending = image.status == Image.Status.PENDING_DELETE
+    if pending:
+        # Soft-deleted with their image, they still hold its data until the scrubber runs.
+        locations = list(ImageLocation.all_objects.filter(
+            image=image, status=ImageLocation.Status.PENDING_DELETE).order_by("id"))
     if caller.admin and using == "default":
         last = findings_last(image_id=image.id)
         for location in locations:
@@ -149,7 +154,8 @@ def image_detail(request, image_id):
         "image": image, "rows": [(k, view.get(k)) for k in SEED_ROWS], "extra": extra,
         "tags": view["tags"], "members": image.members.order_by("id"),
         "locations": locations if caller.admin else None,
-        "may_change": using == "default" and _may_change(caller, image), "admin": caller.admin,
+        "may_change": using == "default" and _may_change(caller, image) and not pending,
+        "admin": caller.admin,
         "database": using,
         "copy_targets": [s.name for s in all_stores()
                          if not s.read_only and s.name not in in_stores],

@@ -185,7 +185,8 @@ def test_portal_restore_button_is_for_admins_only(delayed):
     listing = root.get("/images/", {"status": "pending_delete"}).content.decode()
     assert image.id in listing
     page = root.get(f"/images/{image.id}/").content.decode()
-    assert 'id="restore"' in page
+    assert 'id="restore"' in page and 'id="delete-image"' not in page
+    assert f"{delayed['fast']}/{image.id}" in page  # where the data still is
     assert root.post(f"/images/{image.id}/restore/").status_code == 302
     assert Image.objects.get(pk=image.pk).status == Image.Status.ACTIVE
     assert read(Image.objects.get(pk=image.pk)) == data
