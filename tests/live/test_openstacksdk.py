@@ -169,3 +169,16 @@ def test_delete_image_waits_until_the_image_and_its_data_are_gone(conn, live_por
     assert conn.get_image(image["id"]) is None
     assert ("file", image["id"]) not in stored_files(live_portal)
     assert image["id"] not in {listed.id for listed in conn.image.images()}
+
+
+def test_a_refused_image_raises_with_the_reason_and_the_sdk_leaves_no_image(
+        conn, live_portal, disk_images):
+    name = unique("sdk-unsafe")
+    before = stored_files(live_portal)
+    with pytest.raises(openstack.exceptions.SDKException,
+                       match="qcow2 has a backing file"):
+        conn.create_image(name, filename=str(disk_images["qcow2-backing"]),
+                          disk_format="qcow2", container_format="bare", wait=True)
+    # The SDK deletes the image it made when the upload fails; nothing reached a store.
+    assert list(conn.image.images(name=name)) == []
+    assert stored_files(live_portal) - before == set()
