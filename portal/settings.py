@@ -94,6 +94,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}",
         conn_max_age=60,
+        # A connection kept from an earlier request is checked before it is reused: after a
+        # database restart or failover, each would otherwise fail one request.
+        conn_health_checks=True,
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -85,11 +85,13 @@ class OwnPortal(Portal):
 
 @pytest.fixture
 def make_portal(tmp_path_factory, swift_env, swift_container):
-    """make_portal(database_url=None, swift_auth_url=None, large_object_size=...) → a migrated
-    OwnPortal (not started) with an admin session as `.api`; every one is stopped after."""
+    """make_portal(database_url=None, swift_auth_url=None, large_object_size=..., env=None)
+    → a migrated OwnPortal (not started) with an admin session as `.api`; every one is
+    stopped after."""
     portals = []
 
-    def make(*, database_url=None, swift_auth_url=None, large_object_size=5 * 2**30):
+    def make(*, database_url=None, swift_auth_url=None, large_object_size=5 * 2**30,
+             env=None):
         data_dir = tmp_path_factory.mktemp("own-portal")
         (data_dir / "images" / "file").mkdir(parents=True)
         config = data_dir / "portal.toml"
@@ -97,8 +99,8 @@ def make_portal(tmp_path_factory, swift_env, swift_container):
             data=data_dir, env=swift_env, container=swift_container,
             swift_auth_url=swift_auth_url or swift_env["SWIFT_AUTH_URL"],
             large_object_size=large_object_size))
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+        env = {**{k: v for k, v in os.environ.items()
+                  if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}, **(env or {})}
         env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
                    CELERY_BROKER_URL=BROKER, PORTAL_QUEUE=f"failures-{uuid.uuid4().hex}")
         if database_url:
@@ -111,8 +113,12 @@ def make_portal(tmp_path_factory, swift_env, swift_container):
         return portal
 
     yield make
+    import redis
+
+    broker = redis.Redis.from_url(BROKER)
     for portal in portals:
         portal.stop()
+        broker.delete(portal.env["PORTAL_QUEUE"])  # what a killed worker left queued
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 the test cuts)."""
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from tests.failures.conftest import MiB
 from tests.failures.relay import Relay
@@ -21,6 +23,19 @@ def db_relay(postgres_url):
     relay.close()
 
 
+def all_answer(portal, image, requests_at_once=16):
+    """True when that many requests at once, each on a connection of its own (so spread over
+    the workers' threads), all show the image."""
+    def show(_):
+        return requests.get(f"{portal.url}/v2/images/{image['id']}", headers=portal.api.headers,
+                            timeout=30).status_code
+
+    with ThreadPoolExecutor(requests_at_once) as pool:
+        codes = list(pool.map(show, range(requests_at_once)))
+    assert codes == [200] * requests_at_once, codes
+    return True
+
+
 def test_an_upload_that_loses_the_database_leaves_no_object_and_a_queued_image(
         make_portal, postgres_url, db_relay):
     server, name = postgres_url
@@ -29,6 +44,7 @@ def test_an_upload_that_loses_the_database_leaves_no_object_and_a_queued_image(
     portal.start(worker=False)
     api = portal.api
     image = create_image(api, name="db-outage")
+    assert all_answer(portal, image)  # every thread of both workers holds a connection now
     data = os.urandom(16 * MiB)
     back = threading.Timer(1.5, db_relay.restore)
 
@@ -46,7 +62,9 @@ def test_an_upload_that_loses_the_database_leaves_no_object_and_a_queued_image(
     assert response.status_code == 503, (response.status_code, response.text[:500])
     error = response.json()["error"]
     assert error["code"] == 503 and "database" in error["message"].lower(), error
-    # Once the database is back: no object in the store, no location, the image queued.
+    # Once the database is back: every web thread answers again (its connection checked before
+    # reuse), no object in the store, no location, the image queued.
+    assert all_answer(portal, image)
     assert portal.files() == []
     after = show_image(api, image["id"])
     assert after["status"] == "queued" and after["size"] is None, after
