@@ -94,7 +94,7 @@ class FormatInspector:
             # Copy: the caller may reuse its buffer, and later chunks are not needed.
             self._head += chunk[:missing]
             if len(self._head) >= self.head_size:
-                self._region = _later_region(self._head)
+                self._region = _vhdx_metadata_region(self._head)
                 if self._region:
                     offset, length = self._region
                     self._region_data += self._head[offset:offset + length]
@@ -118,12 +118,11 @@ class FormatInspector:
         """The inspection of what has been fed so far (may be called early)."""
         head = self.head
         if head.startswith(b"vhdxfile"):
-            region = self._region or _later_region(head)
             if self._region:
-                data = bytes(self._region_data)
-            else:
-                data = head[region[0]:region[0] + region[1]] if region else b""
-            return _vhdx(data)
+                return _vhdx(bytes(self._region_data))
+            # Shorter than the head: its metadata region is inside it, if anywhere.
+            region = _vhdx_metadata_region(head)
+            return _vhdx(head[region[0]:region[0] + region[1]] if region else b"")
         inspection = inspect_head(head)
         if inspection.format == "raw" and self.size > VHD_FOOTER:
             return _fixed_vhd(self._tail) or inspection
@@ -171,7 +170,7 @@ def _fixed_vhd(tail):
     return None
 
 
-def _later_region(head):
+def _vhdx_metadata_region(head):
     """(offset, length) of the VHDX metadata region (at most 1 MiB of it), else None."""
     if not head.startswith(b"vhdxfile"):
         return None

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from images.inspection import (HEAD_SIZE, FormatInspector, FormatMismatch, Inspection,
-                               UnsafeImage, check)
+from images.inspection import (HEAD_SIZE, VHDX_FILE_PARAMETERS, FormatInspector,
+                               FormatMismatch, Inspection, UnsafeImage, check)
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 
@@ -60,6 +60,31 @@ def test_vhdx_size_comes_from_its_metadata_region_beyond_the_head(tmp_path):
     assert result == Inspection("vhdx", qemu_size(path), None)
     assert result.virtual_size == 64 * MiB
     check(result, "vhdx")
+
+
+@pytest.mark.parametrize("chunk", [4096, 3 * MiB + 1, 16 * MiB])
+def test_vhdx_metadata_region_is_caught_whatever_the_chunk_boundaries(tmp_path, chunk):
+    path = create(tmp_path, "vhdx", "disk.vhdx")
+    inspector = FormatInspector()
+    with open(path, "rb") as f:
+        while piece := f.read(chunk):
+            inspector.feed(piece)
+    assert inspector.result() == Inspection("vhdx", 64 * MiB, None)
+
+
+def test_differencing_vhdx_is_unsafe(tmp_path):
+    # qemu-img makes no differencing VHDX: set HasParent in the file parameters item.
+    path = create(tmp_path, "vhdx", "disk.vhdx")
+    data = bytearray(path.read_bytes())
+    region = 3 * MiB  # where qemu-img puts the metadata region
+    assert data[region:region + 8] == b"metadata"
+    entries = range(region + 32, region + 32 + 32 * 5, 32)
+    (entry,) = [e for e in entries if data[e:e + 16] == VHDX_FILE_PARAMETERS]
+    data[region + int.from_bytes(data[entry + 16:entry + 20], "little") + 4] |= 2
+    inspector = FormatInspector()
+    inspector.feed(bytes(data))
+    with pytest.raises(UnsafeImage, match="differencing"):
+        check(inspector.result(), "vhdx")
 
 
 def test_fixed_vhd_is_a_vhd_by_its_footer_and_passes_as_raw_too(tmp_path):
