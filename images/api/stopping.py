@@ -80,5 +80,4 @@ class CutOffUploadsMiddleware:
         if state[0] and response.status_code >= 400:
             response.close()
             response = JsonResponse(error_body(503, MESSAGE), status=503)
-            response["Connection"] = "close"
         return response
