@@ -51,6 +51,27 @@ def test_a_refused_upload_is_a_415_that_keeps_nothing(api, admin, live_portal, d
     assert shown["virtual_size"] == disk_images.virtual_size(good)
 
 
+def test_a_huge_refused_upload_is_answered_without_being_read_to_its_end(api, live_portal,
+                                                                         disk_images):
+    # 4 GiB claimed as qcow2 but raw, generated while it is sent: the answer comes after the
+    # first MiB, and the client stops sending long before the end.
+    sent = []
+
+    def body(total=4 * 2**30, piece=bytes(2**20)):
+        yield disk_images["raw"].read_bytes()[:2**20]
+        sent.append(2**20)
+        while sum(sent) < total:
+            yield piece
+            sent.append(len(piece))
+
+    image = create_image(api, disk_format="qcow2")
+    refused = api.put(api.base + image["file"], data=body(), headers=OCTET)
+    assert "Image data is raw" in assert_error(refused, 415)
+    assert sum(sent) < 512 * 2**20
+    assert show_image(api, image["id"])["status"] == "queued"
+    assert objects_of(live_portal, image["id"]) == set()
+
+
 @pytest.mark.parametrize("name, disk_format, qemu_format", [
     ("raw", "raw", "raw"), ("qcow2", "qcow2", "qcow2"), ("vmdk-stream", "vmdk", "vmdk"),
     ("vhd", "vhd", "vpc"), ("vhd-fixed", "vhd", "vpc"), ("vhdx", "vhdx", "vhdx"),
