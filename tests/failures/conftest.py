@@ -95,17 +95,17 @@ class OwnPortal(Portal):
 
 @pytest.fixture
 def make_portal(tmp_path_factory, swift_env, swift_container):
-    """make_portal(database_url=None, swift_auth_url=None, large_object_size=..., env=None)
-    → a migrated OwnPortal (not started) with an admin session as `.api`; every one is
-    stopped after."""
+    """make_portal(database_url=None, swift_auth_url=None, large_object_size=..., env=None,
+    toml="") → a migrated OwnPortal (not started) with an admin session as `.api`; `toml`
+    (top-level keys) starts its config file. Every one is stopped after."""
     portals = []
 
     def make(*, database_url=None, swift_auth_url=None, large_object_size=5 * 2**30,
-             env=None):
+             env=None, toml=""):
         data_dir = tmp_path_factory.mktemp("own-portal")
         (data_dir / "images" / "file").mkdir(parents=True)
         config = data_dir / "portal.toml"
-        config.write_text(STORES_TOML.format(
+        config.write_text(toml + STORES_TOML.format(
             data=data_dir, env=swift_env, container=swift_container,
             swift_auth_url=swift_auth_url or swift_env["SWIFT_AUTH_URL"],
             large_object_size=large_object_size))

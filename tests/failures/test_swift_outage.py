@@ -49,6 +49,35 @@ def test_an_upload_cut_by_the_object_server_stopping_is_a_503_and_leaves_nothing
     assert swift_objects() == [f"{portal.container}/{image['id']}"]
 
 
+def test_what_a_large_upload_cut_by_the_outage_left_in_swift_goes_with_the_scrubber(
+        make_portal, swift_aio, swift_objects):
+    """A large object's first part and segments cannot be removed while the object servers
+    are down: once they are back, they are leftovers the scrubber removes."""
+    portal = make_portal(large_object_size=4 * MiB, toml="leftover_age = 0\n")
+    portal.start(worker=False)
+    api = portal.api
+    image = create_image(api, name="swift-outage-large")
+    data = os.urandom(16 * MiB)
+
+    def body():
+        for offset in range(0, len(data), MiB):
+            if offset == 9 * MiB:  # into the third segment
+                swift_aio.stop("object")
+            yield data[offset:offset + MiB]
+
+    response = api.put(f"{portal.url}/v2/images/{image['id']}/file", data=body(),
+                       headers={**OCTET, "X-Image-Meta-Store": "swift"})
+
+    assert "'swift'" in unavailable(response)
+    swift_aio.start()
+    assert swift_objects(), "the outage kept the driver from removing its partial object"
+    assert show_image(api, image["id"])["status"] == "queued"
+    portal.manage("scrub")
+    assert swift_objects() == []
+    retried = upload_image(api, image, data, store="swift")
+    assert {k: retried[k] for k in digests(data)} == digests(data)
+
+
 def test_a_download_while_the_object_server_is_down_is_a_503_and_works_once_it_is_back(
         portal, swift_aio):
     api = portal.api
