@@ -216,6 +216,10 @@ def image_import_run(*, task, fetch=None):
     must_succeed = request.get("all_stores_must_succeed", True)
     names = list(info.input["backend"])
     image = Image.objects.get(pk=task.image_id)
+    # A task is acknowledged to the broker only once it has run, so a worker killed in
+    # between hands it out again: a finished task is not run twice.
+    if task.status in (Task.Status.SUCCESS, Task.Status.FAILURE):
+        return task.status == Task.Status.SUCCESS
     Task.objects.filter(pk=task.pk).update(status=Task.Status.PROCESSING,
                                            updated_at=timezone.now())
     if method == "web-download":
@@ -232,6 +236,12 @@ def image_import_run(*, task, fetch=None):
     virtual_size = image.virtual_size
     for name in names:
         store = get_store(name)
+        recorded = [loc for loc in image.locations.filter(status="active")
+                    if method == "copy-image" and loc.store == name]
+        if recorded:  # by an earlier run of this task, killed before it finished
+            written.append((store, recorded[0].value))
+            _progress_done(image, name)
+            continue
         try:
             source = _open_source(image, method, fetch)
             check = None
