@@ -236,8 +236,8 @@ def image_import_run(*, task, fetch=None):
     virtual_size = image.virtual_size
     for name in names:
         store = get_store(name)
-        recorded = [loc for loc in image.locations.filter(status="active")
-                    if method == "copy-image" and loc.store == name]
+        recorded = method == "copy-image" and [
+            loc for loc in image.locations.filter(status="active") if loc.store == name]
         if recorded:  # by an earlier run of this task, killed before it finished
             written.append((store, recorded[0].value))
             _progress_done(image, name)
