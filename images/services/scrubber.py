@@ -75,17 +75,18 @@ def pending_images_scrub(*, now, dry_run=False, report=None):
     `pending_delete` becomes `deleted` once none of its data is left."""
     report = report or ScrubReport()
     images = []
-    for location_id, image_id, value, meta_data in _due(now).iterator():
+    # Read first, removed after: each removal commits, and a cursor kept open across commits
+    # on the table it changes is not something every database promises to handle.
+    for location_id, image_id, value, meta_data in list(_due(now)):
         store = (meta_data or {}).get("store", "")
         entry = (image_id, store, redact(value))
         if image_id not in images:
             images.append(image_id)
-        if dry_run:
-            report.removed.append(entry)
-        elif location_scrub(location_id=location_id, now=now):
-            report.removed.append(entry)
-        else:
+        done = True if dry_run else location_scrub(location_id=location_id, now=now)
+        if done is False:
             report.failed.append(entry)
+        elif done:
+            report.removed.append(entry)
     cutoff = now - timedelta(seconds=settings.SCRUB_TIME)
     report.waiting.extend(Image.all_objects.filter(
         status=Status.PENDING_DELETE, deleted_at__gt=cutoff).values_list("id", flat=True))
@@ -107,17 +108,17 @@ def _lock(queryset):
 def location_scrub(*, location_id, now=None):
     """Remove one `pending_delete` location's data, then mark the row deleted.
 
-    Returns True when the location is gone (also when another scrubber or a restore got to
-    it first: there is nothing left to do), False when its store failed; the row then stays
-    `pending_delete` for the next run. The row lock is held while the store deletes, so a
-    second scrubber skips it and a restore waits, then finds it deleted.
+    Returns True when this call removed it, None when there was nothing to do (another
+    scrubber holds or has removed it, or a restore revived it), False when its store failed;
+    the row then stays `pending_delete` for the next run. The row lock is held while the
+    store deletes, so a second scrubber skips it and a restore waits, then finds it deleted.
     """
     now = now or timezone.now()
     with transaction.atomic():
         location = _lock(ImageLocation.all_objects.filter(
             pk=location_id, status=LocationStatus.PENDING_DELETE)).first()
         if location is None:
-            return True
+            return None
         try:
             store = store_for_uri(location.value, hint=location.store or None)
             store.delete(location.value)
@@ -137,8 +138,10 @@ def location_scrub(*, location_id, now=None):
 def _image_finish(image_id, *, now):
     """`pending_delete` → `deleted` when none of the image's data is left; else False."""
     with transaction.atomic():
-        image = _lock(Image.all_objects.filter(pk=image_id, status=Status.PENDING_DELETE)
-                      ).first()
+        # Waits for the lock rather than skip: a scrubber that skipped here could leave the
+        # last word to one that looked while the other's removal was not yet committed.
+        image = (Image.all_objects.select_for_update()
+                 .filter(pk=image_id, status=Status.PENDING_DELETE).first())
         if image is None or ImageLocation.all_objects.filter(
                 image_id=image_id, status__in=[LocationStatus.ACTIVE,
                                                LocationStatus.PENDING_DELETE]).exists():

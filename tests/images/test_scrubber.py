@@ -226,6 +226,10 @@ def test_two_scrubbers_at_once_remove_each_location_once(delayed, settings):
     assert set(CountingFileStore.deleted.values()) == {1}
     assert all(row(image).status == Image.Status.DELETED for image in images)
     assert sum(len(report.failed) for report in reports) == 0
+    # Between them the two runs report each removal once.
+    assert sum(len(report.removed) for report in reports) == 2 * len(images)
+    assert sorted(i for report in reports for i in report.deleted_images) == sorted(
+        image.id for image in images)
 
 
 def test_a_leftover_of_an_interrupted_upload_goes_and_a_fresh_upload_stays(delayed):
