@@ -128,6 +128,7 @@ def make_portal(tmp_path_factory, swift_env, swift_container):
 
     broker = redis.Redis.from_url(BROKER)
     for portal in portals:
+        portal.api.close()  # no kept-alive connection for gunicorn to linger on
         portal.stop()
         broker.delete(portal.env["PORTAL_QUEUE"])  # what a killed worker left queued
 
