@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.failures.conftest import MiB
-from tests.live.clients import create_image, digests, show_image
+from tests.live.clients import create_image, digests, show_image, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -69,7 +69,8 @@ def test_uploads_in_flight_at_sigterm_finish_or_roll_back_and_none_stays_saving(
     for client in clients:
         assert client.halfway.wait(30)
     for client in clients:
-        assert show_image(api, client.image["id"])["status"] == "saving"
+        wait_until(lambda: show_image(api, client.image["id"])["status"] == "saving",
+                   message="every upload to be under way")
 
     portal.process.send_signal(signal.SIGTERM)
     time.sleep(0.5)  # the workers have the signal before the rest comes
