@@ -232,6 +232,57 @@ def test_two_scrubbers_at_once_remove_each_location_once(delayed, settings):
         image.id for image in images)
 
 
+class HeldFileStore(FileStore):
+    """A file store whose deletes wait for the test to release them."""
+
+    started, release = threading.Event(), threading.Event()
+
+    def _delete(self, key):
+        self.started.set()
+        assert self.release.wait(10)
+        super()._delete(key)
+
+
+@pytest.mark.skipif("connection.vendor == 'sqlite'",
+                    reason="SQLite's in-memory test database has table locks that refuse a "
+                           "second writer instead of making it wait")
+def test_a_restore_during_a_removal_waits_and_then_refuses(delayed, settings):
+    """The scrubber holds the location's row while its store deletes: the restore waits for
+    it, finds nothing left to restore, and changes nothing; the image ends `deleted`."""
+    settings.STORES["fast"]["BACKEND"] = f"{__name__}.HeldFileStore"
+    settings.STORES = dict(settings.STORES)
+    image, _ = pending_image(stores=("fast",))
+    HeldFileStore.started.clear()
+    HeldFileStore.release.clear()
+    outcome = {}
+
+    def run(name, function):
+        try:
+            outcome[name] = function()
+        except Exception as exc:  # asserted below
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    scrubber = threading.Thread(target=run, args=(
+        "scrub", lambda: scrub_run(now=timezone.now() + LATER, leftovers=False)))
+    scrubber.start()
+    assert HeldFileStore.started.wait(10)
+    restore = threading.Thread(target=run, args=(
+        "restore", lambda: image_restore(image_id=image.id)))
+    restore.start()
+    restore.join(0.5)
+    assert restore.is_alive()  # waiting for the row the scrubber holds
+    HeldFileStore.release.set()
+    scrubber.join(20)
+    restore.join(20)
+    assert isinstance(outcome["restore"], Conflict)
+    assert outcome["scrub"].deleted_images == [image.id]
+    assert not (delayed["fast"] / image.id).exists()
+    assert row(image).status == Image.Status.DELETED
+    assert location_states(image) == [("fast", "deleted", True)]
+
+
 def test_a_leftover_of_an_interrupted_upload_goes_and_a_fresh_upload_stays(delayed):
     fast = delayed["fast"]
     interrupted = factories.image()  # queued again after its upload died half-way
