@@ -1,6 +1,7 @@
 """Swift's object server stopped while the portal uploads to it or downloads from it."""
 import hashlib
 import os
+import time
 
 import pytest
 import requests
@@ -59,9 +60,17 @@ def test_what_a_large_upload_cut_by_the_outage_left_in_swift_goes_with_the_scrub
     image = create_image(api, name="swift-outage-large")
     data = os.urandom(16 * MiB)
 
+    def segments_written():
+        return [name for name in swift_objects() if "_segments/" in name]
+
     def body():
         for offset in range(0, len(data), MiB):
             if offset == 9 * MiB:  # into the third segment
+                # The server reads behind the client (socket buffers hold megabytes): stop
+                # only once it has written two segments, or there is nothing to leave.
+                deadline = time.monotonic() + 60
+                while len(segments_written()) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 swift_aio.stop("object")
             yield data[offset:offset + MiB]
 
