@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 # kind -> (driver class, required options, optional options). Every other key of a
 # [stores.NAME] table is an error, so a typo stops start-up instead of being ignored.
 KINDS = {
-    "file": ("stores.backends.file.FileStore", {"root"}, {"chunk_size", "location_root"}),
+    "file": ("stores.backends.file.FileStore", {"root"}, {"chunk_size", "location_root", "write_behind"}),
     "swift": (
         "stores.backends.swift.SwiftStore",
         {"auth_url", "user", "key"},

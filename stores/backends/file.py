@@ -27,8 +27,11 @@ class FileStore(Store):
     kind = "file"
     schemes = frozenset({"file", "filesystem"})
 
-    def __init__(self, name, *, root, location_root=None, **kwargs):
+    def __init__(self, name, *, root, location_root=None, write_behind=True, **kwargs):
         super().__init__(name, **kwargs)
+        if not isinstance(write_behind, bool):
+            raise ImproperlyConfigured(f"Store '{name}': write_behind must be true or false")
+        self.write_behind = write_behind
         self.root = Path(os.path.realpath(root))
         # The folder this store's locations name in the database, when the data is mounted
         # elsewhere (a Glance database audited from another machine): URIs are written and
@@ -73,12 +76,13 @@ class FileStore(Store):
                 while view:
                     view = view[os.write(fd, view):]
                 written += len(chunk)
-                if written - dropped >= 2 * WRITE_BEHIND:
+                if self.write_behind and written - dropped >= 2 * WRITE_BEHIND:
                     dropped = self._write_behind(fd, dropped, written)
             # The image turns active after this returns: its bytes must be on disk by then,
             # not only in the page cache, or a power cut loses an "active" image.
             os.fdatasync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            if self.write_behind:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
         return self.uri_for(key)
@@ -155,7 +159,7 @@ class FileStore(Store):
 
     def info(self):
         info = {"data_dir": str(self.root), "chunk_size": self.chunk_size,
-                "thin_provisioning": False}
+                "thin_provisioning": False, "write_behind": self.write_behind}
         if self.location_root is not None:
             info["location_root"] = str(self.location_root)
         return info

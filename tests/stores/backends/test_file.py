@@ -4,6 +4,7 @@ import os
 import subprocess
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from stores.backends.file import WRITE_BEHIND, FileStore
 from stores.exceptions import InvalidLocation, StoreError, StoreUnavailable
@@ -96,3 +97,29 @@ def test_a_save_over_an_earlier_attempt_replaces_its_bytes(file_store):
 
     with file_store.open(uri) as reader:
         assert reader.read() == b"short"
+
+
+def resident_bytes(path):
+    """Bytes of `path` in the page cache, as util-linux's fincore counts them."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return int(out.strip())
+
+
+@pytest.mark.parametrize("write_behind", [True, False])
+def test_write_behind_decides_whether_an_upload_stays_in_the_page_cache(tmp_path, write_behind):
+    store = FileStore("disk", root=tmp_path, write_behind=write_behind)
+    size = 4 * WRITE_BEHIND
+
+    store.save("image", io.BytesIO(os.urandom(size)))
+
+    resident = resident_bytes(tmp_path / "image")
+    if write_behind:
+        assert resident < size // 8
+    else:
+        assert resident == size
+
+
+def test_write_behind_must_be_a_boolean(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="write_behind"):
+        FileStore("disk", root=tmp_path, write_behind="yes")
