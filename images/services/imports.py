@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from images.exceptions import (Conflict, ImageError, Invalid, NotFound, StoreFailed,
-                               UnsupportedContent)
+from images.exceptions import (Conflict, ImageError, Invalid, NotFound, QuotaExceeded,
+                               StoreFailed, UnsupportedContent)
 from images.inspection import ImageContentError
 from images.models import Image, ImageLocation, Task, TaskInfo
 from images.services.data import (HASH_ALGO, STAGING_PROPERTY, UPLOAD_ERROR_PROPERTY,
@@ -19,7 +19,7 @@ from images.services.data import (HASH_ALGO, STAGING_PROPERTY, UPLOAD_ERROR_PROP
                                   _upload_error, content_reader, image_download, save_hashed,
                                   staged_remove, staging_store)
 from images.services.properties import property_drop, property_get, property_set
-from images.services.quotas import DataQuota, check_import
+from images.services.quotas import DataQuota, check_activation, check_import
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
 from stores.streams import SizeLimitedReader
@@ -232,7 +232,7 @@ def image_import_run(*, task, fetch=None):
     algo = image.os_hash_algo or HASH_ALGO
     expected = None if method != "copy-image" else \
         (image.size, image.checksum, image.os_hash_value)
-    written, failed, error = [], [], None
+    written, failed, error, refused = [], [], None, None
     virtual_size = image.virtual_size
     for name in names:
         store = get_store(name)
@@ -265,7 +265,9 @@ def image_import_run(*, task, fetch=None):
                                          status="active")
             written.append((store, uri))
             if method != "copy-image" and not must_succeed and len(written) == 1:
-                _activate(image, expected, algo, virtual_size)
+                refused = _activate(image, expected, algo, virtual_size)
+                if refused:
+                    break
         except (ImageError, StoreError, StreamError) as exc:
             logger.warning("task %s: store %s failed: %s", task.id, name, exc)
             failed.append(name)
@@ -278,10 +280,10 @@ def image_import_run(*, task, fetch=None):
                 break
         finally:
             _progress_done(image, name)
-    if method != "copy-image" and written and not (must_succeed and failed):
-        _activate(image, expected, algo, virtual_size)
-    return _finish(task, image, method, written=written, failed=failed, error=error,
-                   must_succeed=must_succeed)
+    if method != "copy-image" and written and not (must_succeed and failed) and not refused:
+        refused = _activate(image, expected, algo, virtual_size)
+    return _finish(task, image, method, written=written, failed=failed, error=refused or error,
+                   must_succeed=must_succeed, refused=bool(refused))
 
 
 def _web_download_to_staging(image, uri, fetch, task):
@@ -297,11 +299,19 @@ def _web_download_to_staging(image, uri, fetch, task):
 
 
 def _activate(image, expected, algo, virtual_size):
+    """Make the image active; the QuotaExceeded that refuses it instead, if one does."""
     size, md5, digest = expected
-    Image.objects.filter(pk=image.pk).update(
-        status=Status.ACTIVE, size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
-        virtual_size=virtual_size, updated_at=timezone.now())
+    try:
+        with transaction.atomic():
+            check_activation(image, size)
+            Image.objects.filter(pk=image.pk).update(
+                status=Status.ACTIVE, size=size, checksum=md5, os_hash_algo=algo,
+                os_hash_value=digest, virtual_size=virtual_size, updated_at=timezone.now())
+    except QuotaExceeded as exc:
+        _note_upload_error(image, f"{exc.message} Nothing was kept.")
+        return exc
     property_drop(image, UPLOAD_ERROR_PROPERTY)
+    return None
 
 
 def _progress_done(image, name):
@@ -309,11 +319,11 @@ def _progress_done(image, name):
     property_set(image, IMPORTING, ",".join(remaining))
 
 
-def _finish(task, image, method, *, written, failed, error, must_succeed=True):
+def _finish(task, image, method, *, written, failed, error, must_succeed=True, refused=False):
     if failed:
         previous = _store_list(property_get(image, FAILED))
         property_set(image, FAILED, ",".join(dict.fromkeys(previous + failed)))
-    success = bool(written) and not (must_succeed and failed)
+    success = bool(written) and not (must_succeed and failed) and not refused
     if not success and method != "copy-image":
         for store, uri in written:  # all or nothing: keep no partial import
             _remove_quietly(store, uri)

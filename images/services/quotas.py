@@ -191,17 +191,28 @@ class DataQuota:
     def check_final(self, size):
         """In the transaction recording `size` bytes: lock the project's images and refuse
         if, with what other uploads recorded meanwhile, the limit would be passed."""
-        if self.limit == UNLIMITED:
-            return
-        # Locks every live image of the project in one order (by id), so concurrent
-        # activations queue up here and each counts what the previous ones committed.
-        rows = list(Image.objects.select_for_update().filter(owner=self.project)
-                    .order_by("pk").values_list("pk", "status", "size"))
-        counted = HOLDS_DATA if self.resource == "image_size_total" else STAGED
-        usage = sum(size or 0 for pk, status, size in rows
-                    if status in counted and pk != self.image.pk)
-        if usage + size > self.limit:
-            refuse(self.resource, limit=self.limit, usage=usage, adding=size)
+        _check_locked(self.image, self.resource, self.limit, size)
+
+
+def check_activation(image, size):
+    """image_size_total again, in the transaction that activates an imported image: other
+    uploads and imports may have recorded data since the import was accepted."""
+    if image.owner:
+        _check_locked(image, "image_size_total", limits_for(image.owner)["image_size_total"],
+                      size)
+
+
+def _check_locked(image, resource, limit, size):
+    if limit == UNLIMITED:
+        return
+    # Locks every live image of the project in one order (by id), so concurrent
+    # activations queue up here and each counts what the previous ones committed.
+    rows = list(Image.objects.select_for_update().filter(owner=image.owner)
+                .order_by("pk").values_list("pk", "status", "size"))
+    counted = HOLDS_DATA if resource == "image_size_total" else STAGED
+    usage = sum(size or 0 for pk, status, size in rows if status in counted and pk != image.pk)
+    if usage + size > limit:
+        refuse(resource, limit=limit, usage=usage, adding=size)
 
 
 class _QuotaReader:

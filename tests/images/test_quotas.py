@@ -15,7 +15,7 @@ from accounts.models import Project, ProjectQuota
 from accounts.services import user_ensure
 from images import services
 from images.exceptions import QuotaExceeded
-from images.models import Image, ImageLocation
+from images.models import Image, ImageLocation, ImageProperty
 from images.services import quotas
 from images.services.imports import image_stage
 from stores import config
@@ -284,6 +284,33 @@ def test_a_glance_direct_import_past_the_size_limit_is_refused_before_its_task(l
     assert "would add 501 bytes" in info.value.message
     image.refresh_from_db()
     assert image.status == Image.Status.UPLOADING  # still staged: it may be deleted or retried
+
+
+@pytest.mark.parametrize("must_succeed", [True, False])
+def test_an_import_that_no_longer_fits_when_it_finishes_is_refused_and_keeps_nothing(
+        limits, file_stores, must_succeed):
+    from images.selectors import Caller
+    from images.services.imports import image_import, image_import_run, task_get
+
+    limits(image_size_total=1000)
+    image = factories.image()
+    image_stage(image=image, stream=io.BytesIO(b"s" * 600))
+    task = image_import(image=Image.objects.get(pk=image.pk), caller=Caller(project=PROJECT),
+                        body={"method": {"name": "glance-direct"}, "stores": ["fast", "cheap"],
+                              "all_stores_must_succeed": must_succeed})
+    # Accepted with 600 of 1000 bytes free; another upload takes 500 before the task runs.
+    services.image_upload(image=factories.image(), stream=io.BytesIO(b"u" * 500))
+
+    assert image_import_run(task=task_get(task.id)) is False
+
+    assert "Quota exceeded for image_size_total: the limit is 1000 bytes and the project " \
+        "uses 500 bytes; this request would add 600 bytes" in task_get(task.id).info.message
+    image.refresh_from_db()
+    assert (image.status, image.size, image.checksum) == (Image.Status.QUEUED, None, None)
+    assert not ImageLocation.objects.filter(image=image).exists()
+    assert image.id not in store_keys(file_stores["fast"]) + store_keys(file_stores["cheap"])
+    assert "Quota exceeded" in ImageProperty.objects.get(
+        image=image, name="os_glance_upload_error", deleted=False).value
 
 
 def test_a_web_download_is_stopped_when_it_passes_the_bytes_left(limits, file_stores):
