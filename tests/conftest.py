@@ -96,17 +96,10 @@ def s3(swift_env):
 @pytest.fixture
 def swift_container(swift, unique_name):
     """A container name of the test's own; it and its segments container are removed after."""
-    from swiftclient import ClientException
+    from tests.swift_containers import remove_with_segments
 
     yield unique_name
-    for container in (f"{unique_name}_segments", unique_name):
-        try:
-            _, listing = swift.get_container(container, full_listing=True)
-            for entry in listing:
-                swift.delete_object(container, entry["name"])
-            swift.delete_container(container)
-        except ClientException:
-            pass
+    remove_with_segments(swift, unique_name)
 
 
 @pytest.fixture

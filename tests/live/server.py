@@ -33,13 +33,10 @@ def wait_for(url, *, timeout=30, process=None):
     raise TimeoutError(url)
 
 
-class Portal:
-    def __init__(self, data_dir, env):
-        self.data_dir = data_dir
-        self.env = env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
+class ManageCommands:
+    """`manage.py` commands run with the process environment `self.env`."""
+
+    env = None
 
     def manage(self, *args):
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
@@ -49,6 +46,15 @@ class Portal:
 
     def token(self, username, *extra):
         return self.manage("create_token", username, *extra).strip().splitlines()[-1]
+
+
+class Portal(ManageCommands):
+    def __init__(self, data_dir, env):
+        self.data_dir = data_dir
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
 
     def start(self, workers=2):
         self.process = subprocess.Popen(

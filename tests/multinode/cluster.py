@@ -4,9 +4,8 @@ data folder, temporary folder and home, so nothing passes between them through a
 they share one PostgreSQL database, one Redis queue and one Swift, and read the same TOML."""
 import os
 import subprocess
-import sys
 
-from tests.live.server import BIN, ROOT, free_port, wait_for
+from tests.live.server import BIN, ROOT, ManageCommands, free_port, wait_for
 
 # Three Swift stores in containers of their own: images go to `swift`, copies to `swift2`,
 # and glance-direct data waits in `staging` until a worker imports it.
@@ -50,7 +49,7 @@ CONTAINERS = ("{prefix}", "{prefix}-2", "{prefix}-staging")
 ACCESS_LOG_FORMAT = '%(r)s %(s)s %({x-openstack-request-id}o)s'
 
 
-class Node:
+class Node(ManageCommands):
     """One machine: a folder with its data dir, temp dir, home, copy of the TOML and logs."""
 
     def __init__(self, name, root, env, config_text):
@@ -69,15 +68,6 @@ class Node:
         self.access_log = root / "access.log"
         self.url = None
         self.process = None
-
-    def manage(self, *args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def token(self, username, *extra):
-        return self.manage("create_token", username, *extra).strip().splitlines()[-1]
 
     def serve(self):
         """gunicorn only, as on a web node behind a load balancer."""

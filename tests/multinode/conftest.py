@@ -43,21 +43,16 @@ def redis_broker():
 @pytest.fixture(scope="module")
 def swift_containers(swift_env):
     """Names of the three stores' containers; they and everything in them go after."""
-    from swiftclient import ClientException, Connection
+    from swiftclient import Connection
+
+    from tests.swift_containers import remove_with_segments
 
     prefix = f"mn{uuid.uuid4().hex[:10]}"
     names = [name.format(prefix=prefix) for name in CONTAINERS]
     yield prefix, names
     conn = Connection(authurl=swift_env["SWIFT_AUTH_URL"], user=swift_env["SWIFT_USER"],
                       key=swift_env["SWIFT_KEY"], retries=0)
-    for container in [f"{name}_segments" for name in names] + names:
-        try:
-            _, listing = conn.get_container(container, full_listing=True)
-            for entry in listing:
-                conn.delete_object(container, entry["name"])
-            conn.delete_container(container)
-        except ClientException:
-            pass
+    remove_with_segments(conn, *names)
     conn.close()
 
 
