@@ -268,10 +268,12 @@ class TaskInfo(models.Model):
 
 
 class AuditFinding(models.Model):
-    """What one audit found at one location, or an orphan object in a store.
+    """What one audit found at one location, or an object in a store that no location
+    references (a `leftover` of the portal's own, or a `foreign` object someone else wrote).
 
     The portal's own table, not Glance's: one row per check, so the last finding of a
-    location and its history are both kept.
+    location and its history are both kept. `database` is the alias whose records were
+    audited: the portal's own ("default") or an existing Glance database ("glance").
     """
 
     class Finding(models.TextChoices):
@@ -280,8 +282,11 @@ class AuditFinding(models.Model):
         SIZE_MISMATCH = "size_mismatch"
         CHECKSUM_MISMATCH = "checksum_mismatch"
         UNREACHABLE = "unreachable"
+        # Findings before the write journal existed: an unreferenced object, whoever wrote it.
         ORPHAN = "orphan"
         UNKNOWN_STORE = "unknown_store"
+        LEFTOVER = "leftover"
+        FOREIGN = "foreign"
 
     image_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
     location_id = models.IntegerField(null=True, blank=True)
@@ -291,6 +296,9 @@ class AuditFinding(models.Model):
     detail = models.TextField(blank=True, default="")
     deep = models.BooleanField(default=False)
     checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    database = models.CharField(max_length=32, default="default", db_default="default")
+    # The object's size in bytes, for leftover and foreign objects (what a removal confirms).
+    size = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "portal_audit_findings"
@@ -302,6 +310,51 @@ class AuditFinding(models.Model):
 
     def __str__(self):
         return f"{self.finding}: {self.location}"
+
+
+class StoreWrite(models.Model):
+    """The write journal: one row per write into a store, made before its first byte.
+
+    The only evidence that an object in a shared store is the portal's own: an object with
+    no row here was written by someone else (a Glance, another tool, a person) and is never
+    removed or overwritten automatically. A row is closed (`closed_at`, `outcome`) once the
+    object is referenced (a location, or staged data recorded on its image) or removed.
+    """
+
+    class Purpose(models.TextChoices):
+        UPLOAD = "upload"
+        STAGE = "stage"
+        WEB_DOWNLOAD = "web-download"
+        IMPORT = "import"
+        COPY = "copy"
+
+    class Outcome(models.TextChoices):
+        RECORDED = "recorded"      # a location (or the staging property) names the object
+        REMOVED = "removed"        # the partial object (and its segments) was removed
+        REFUSED = "refused"        # an object was already there: nothing was written
+
+    store = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    # Where the object's segments go, when the store writes large objects in parts
+    # ("<container>_segments/<key>/" for Swift): removed with the object.
+    segments = models.CharField(max_length=512, blank=True, default="")
+    image_id = models.CharField(max_length=36, db_index=True)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    host = models.CharField(max_length=255, blank=True, default="")
+    pid = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="")
+
+    class Meta:
+        db_table = "portal_store_writes"
+        indexes = [
+            models.Index(fields=["store", "key"], name="store_write_key_idx"),
+            models.Index(fields=["closed_at", "started_at"], name="store_write_open_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.purpose} of {self.image_id} into {self.store}/{self.key}"
 
 
 class GlanceImage(Image):
