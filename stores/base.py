@@ -3,8 +3,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from stores.exceptions import (InvalidLocation, ObjectNotFound, StoreError, StoreReadOnly,
-                               StoreUnavailable, StreamError)
+from stores.exceptions import (InvalidLocation, ObjectExists, ObjectNotFound, StoreError,
+                               StoreReadOnly, StoreUnavailable, StreamError)
 from stores.locations import Location
 
 logger = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ class Health:
 class Store:
     """One configured store. Subclasses implement the `_save`, `_open`, ... methods.
 
-    `save()` reads its stream to EOF and returns the location URI; when anything fails
-    half-way it removes what it wrote before re-raising, so a failed save leaves nothing.
+    Stores are shared with a Glance and other tools: `save()` never overwrites an object,
+    it raises ObjectExists instead. It reads its stream to EOF and returns the location URI;
+    when anything fails half-way it removes what it wrote, and only that, before re-raising.
     """
 
     kind = ""
@@ -45,23 +46,31 @@ class Store:
     # The public API ------------------------------------------------------------------
 
     def save(self, key, stream):
-        """Store the bytes read from `stream` (until EOF) under `key`; return the location URI."""
-        if self.read_only:
-            raise StoreReadOnly(f"Store '{self.name}' is read-only", store=self.name)
-        if not KEY_RE.match(key):
-            raise InvalidLocation(f"Invalid object key {key!r}", store=self.name)
+        """Store the bytes read from `stream` (until EOF) under `key`; return the location URI.
+
+        Raises ObjectExists, and changes nothing, when an object named `key` (or one of the
+        separate parts the driver would write for it) is already in the store.
+        """
+        self._check_writable(key)
+        # What this save finished writing, as removals: a failed save undoes exactly these,
+        # never a name that merely matches (an object of someone else's may be there).
+        undo = []
         try:
-            return self._save(key, stream)
+            return self._save(key, stream, undo)
         except BaseException as exc:
-            try:
-                self._delete_partial(key)
-            except (ObjectNotFound, FileNotFoundError):
-                pass
-            except Exception:  # the original error matters more; the scrubber retries
-                logger.exception("store %s: could not remove partial object %s", self.name, key)
+            self._undo(key, undo)
             if isinstance(exc, (StoreError, StreamError)) or not isinstance(exc, Exception):
                 raise
             raise self._translate(exc) from exc
+
+    def delete_partial(self, key):
+        """Remove the object this portal wrote under `key` and every segment of it.
+
+        Only for objects the portal's write journal proves it wrote: it removes whatever is
+        there under that name. An object already missing is not an error.
+        """
+        self._check_writable(key)
+        self._call(self._delete_partial, key, missing_ok=True)
 
     def open(self, uri, *, offset=0, length=None):
         """Return a reader (`read(n)`, `close()`, iterable in chunks) of the object's bytes."""
@@ -77,16 +86,7 @@ class Store:
         """Remove the object; an object already missing is not an error."""
         if self.read_only:
             raise StoreReadOnly(f"Store '{self.name}' is read-only", store=self.name)
-        key = self.key_of(uri)
-        try:
-            self._delete(key)
-        except Exception as exc:
-            error = exc if isinstance(exc, StoreError) else self._translate(exc)
-            if isinstance(error, ObjectNotFound):
-                return
-            if error is exc:
-                raise
-            raise error from exc
+        self._call(self._delete, self.key_of(uri), missing_ok=True)
 
     def exists(self, uri):
         try:
@@ -96,32 +96,35 @@ class Store:
         return True
 
     def size(self, uri):
-        key = self.key_of(uri)
-        try:
-            return self._size(key)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        return self._call(self._size, self.key_of(uri))
 
     def modified(self, uri):
         """When the object was last written (an aware datetime): how old a leftover is."""
-        key = self.key_of(uri)
-        try:
-            return self._modified(key)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        return self._call(self._modified, self.key_of(uri))
 
     def keys(self):
         """Iterate over the keys of every object in the store (for orphan scans)."""
-        try:
-            yield from self._keys()
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
+        return self._iterate(self._keys)
+
+    def segment_prefix(self, key):
+        """Where the separate parts of `key` would be written (Swift:
+        "<container>_segments/<key>/"), or None for a store that writes none."""
+        return None
+
+    def segment_keys(self):
+        """Iterate over (owner key, segment name) for every segment this store's saves write
+        apart from their object (for orphan scans); nothing for a store that writes none."""
+        return self._iterate(self._segment_keys)
+
+    def dlo_owner(self, key):
+        """The key of the Glance dynamic large object that `key` would be a segment of, when
+        it is named like one (Swift: "<base>-00001"), else None."""
+        return None
+
+    def manifest_prefix(self, key):
+        """The X-Object-Manifest ("<container>/<prefix>", unquoted) of object `key`, or None
+        when it is not a dynamic large object manifest or is missing."""
+        return self._call(self._manifest_prefix, key, missing_ok=True)
 
     def health(self):
         try:
@@ -155,9 +158,66 @@ class Store:
         """Driver properties for /v2/info/stores/detail (no secrets)."""
         return {}
 
+    # The invariants ----------------------------------------------------------------
+
+    def _check_writable(self, key):
+        if self.read_only:
+            raise StoreReadOnly(f"Store '{self.name}' is read-only", store=self.name)
+        if not KEY_RE.match(key):
+            raise InvalidLocation(f"Invalid object key {key!r}", store=self.name)
+
+    def _call(self, method, key, *, missing_ok=False):
+        """`method(key)` with backend errors turned into StoreErrors (ObjectNotFound
+        swallowed when `missing_ok`)."""
+        try:
+            return method(key)
+        except Exception as exc:
+            error = self._error(exc)
+            if missing_ok and isinstance(error, ObjectNotFound):
+                return None
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _iterate(self, listing):
+        """Iterate over `listing()`, backend errors turned into StoreErrors."""
+        try:
+            yield from listing()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def _undo(self, key, undo):
+        """Run a failed save's removals, newest first; a removal that fails stops them (the
+        store is down: the write journal tells the scrubber what is left)."""
+        for remove in reversed(undo):
+            try:
+                remove()
+            except Exception as exc:  # the original error matters more
+                if isinstance(self._error(exc), ObjectNotFound):
+                    continue
+                logger.exception("store %s: could not remove what a failed save of %s wrote",
+                                 self.name, key)
+                return
+
+    def _error(self, exc):
+        return exc if isinstance(exc, StoreError) else self._translate(exc)
+
+    def _object_exists(self, key, what=None):
+        """The ObjectExists a driver raises for `key` (or for `what`, a part written for it)."""
+        return ObjectExists(f"Store '{self.name}' already holds {what or key}; it was left as "
+                            f"it is and nothing was written under {key}", store=self.name)
+
     # For the drivers ---------------------------------------------------------------
 
-    def _save(self, key, stream):
+    def _save(self, key, stream, undo):
+        """Write `key` from `stream`; return the location URI.
+
+        Never overwrites: an object already named `key` raises ObjectExists (`_object_exists`).
+        Each object the driver finishes writing is registered at once by appending a callable
+        that removes it to `undo`: on failure the base class calls them, newest first.
+        """
         raise NotImplementedError
 
     def _open(self, key, *, offset, length):
@@ -174,6 +234,12 @@ class Store:
 
     def _keys(self):
         raise NotImplementedError
+
+    def _segment_keys(self):
+        return iter(())
+
+    def _manifest_prefix(self, key):
+        return None
 
     def _modified(self, key):
         raise NotImplementedError

@@ -27,6 +27,10 @@ class ObjectNotFound(StoreError):
     """No object at that location."""
 
 
+class ObjectExists(StoreError):
+    """An object of that name is already in the store; it was left as it was."""
+
+
 class InvalidLocation(StoreError):
     """A URI that is malformed, or that points outside the store asked to open it."""
 

@@ -62,13 +62,19 @@ class FileStore(Store):
             raise StoreUnavailable(f"Store '{self.name}': root {self.root} does not exist "
                                    "or is not a folder", store=self.name)
 
-    def _save(self, key, stream):
+    def _save(self, key, stream, undo):
         self._check_root()
-        # O_TRUNC: a key is an image id, and an earlier interrupted attempt at the same id
-        # may have left a file; the database, not the store, decides who may write.
-        # O_NOFOLLOW: a symlink planted under the key's name is never written through.
-        fd = os.open(self.root / key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW |
-                     os.O_CLOEXEC, FILE_MODE)
+        path = self.root / key
+        # O_EXCL: the folder is shared (a Glance may write into it), so a file already there,
+        # even one an earlier attempt left, is never truncated: its owner removes it.
+        # A symlink planted under the key's name counts as a file (O_EXCL never follows one);
+        # O_NOFOLLOW stays as a second guard.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
+                         os.O_CLOEXEC, FILE_MODE)
+        except FileExistsError:
+            raise self._object_exists(key) from None
+        undo.append(lambda: os.remove(path))
         try:
             written = dropped = 0
             while chunk := stream.read(self.chunk_size):

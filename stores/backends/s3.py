@@ -115,9 +115,34 @@ class S3Store(Store):
 
     # Writing -------------------------------------------------------------------------
 
-    def _save(self, key, stream):
+    def _save(self, key, stream, undo):
         self._ensure_bucket()
+        # S3 would overwrite: an existing object is looked for first. A conditional write
+        # (IfNoneMatch="*") would close the gap to the write, but Swift's S3 API refuses it
+        # (PutObject: "NotImplemented: Conditional object PUTs are not supported";
+        # CompleteMultipartUpload: "InvalidRequest"; Swift 2.30), and s3transfer does not
+        # pass it on either.
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) != 404:
+                raise
+        else:
+            raise self._object_exists(key)
         upload = _UploadStream(stream)
+        client = self.client
+        # s3transfer aborts the multipart upload it started when the upload fails, unless
+        # the endpoint went away first: then its parts stay, billed and invisible. The
+        # uploads this save starts are recorded so that they, and only they, are aborted.
+        hook = f"s3store-{id(upload)}"
+
+        def started(parsed, **_):
+            if parsed.get("Key") == key and parsed.get("UploadId"):
+                undo.append(lambda: client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=parsed["UploadId"]))
+
+        client.meta.events.register("after-call.s3.CreateMultipartUpload", started,
+                                    unique_id=hook)
         try:
             self.storage.save(key, File(upload, name=key))
         except ClientError as exc:
@@ -126,6 +151,10 @@ class S3Store(Store):
                 raise StoreUnavailable(f"Store '{self.name}': bucket {self.bucket} "
                                        "disappeared during the upload", store=self.name) from exc
             raise
+        finally:
+            client.meta.events.unregister("after-call.s3.CreateMultipartUpload",
+                                          unique_id=hook)
+        undo.append(lambda: client.delete_object(Bucket=self.bucket, Key=key))
         # The read that returns b"" is where a size-checking stream raises: a save that
         # never made it would store a truncated image as a complete one.
         if not upload.eof and upload.read(1):
@@ -190,9 +219,8 @@ class S3Store(Store):
 
     def _delete_partial(self, key):
         try:
-            self.storage.delete(key)  # a single-part PutObject may have landed
-            # s3transfer aborts the multipart upload it started, unless the endpoint went
-            # away first: then its parts stay, billed and invisible, until aborted.
+            self.storage.delete(key)
+            # The multipart uploads of `key` that s3transfer could not abort (see _save).
             uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
             for upload in uploads.get("Uploads", ()):
                 if upload["Key"] == key:

@@ -31,12 +31,19 @@ class StorageStore(Store):
                                   store=self.name)
         return location.key
 
-    def _save(self, key, stream):
+    def _save(self, key, stream, undo):
         content = File(stream, name=key)
         content.DEFAULT_CHUNK_SIZE = self.chunk_size
         if self.storage.exists(key):
-            self.storage.delete(key)
+            raise self._object_exists(key)
+        # A Storage has no create-only write: a file that appears under `key` between the
+        # check above and the write is taken for this save's partial file if the save fails.
+        # When it appears before the write, Storage.save() picks another name (below).
+        undo.append(lambda: self.storage.delete(key))
         saved = self.storage.save(key, content)
+        if saved != key:
+            undo[-1] = lambda: self.storage.delete(saved)
+            raise self._object_exists(key)
         return self.uri_for(saved)
 
     def _open(self, key, *, offset, length):

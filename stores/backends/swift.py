@@ -1,14 +1,16 @@
 """The Swift store: objects in one container of an OpenStack Swift account, via swiftclient."""
 import json
+import re
 import threading
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from django.core.exceptions import ImproperlyConfigured
 from requests.exceptions import RequestException
 from swiftclient import ClientException, Connection
 from swiftclient.utils import config_true_value
 
-from stores.base import ChunkReader, Health, Store
+from stores.base import KEY_RE, ChunkReader, Health, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
 
@@ -20,6 +22,10 @@ MAX_OBJECT_SIZE = 5 * GiB
 DEFAULT_MAX_MANIFEST_SEGMENTS = 1000
 # An object name that KEY_RE can never produce, so the health probe never finds a real image.
 HEALTH_PROBE = ".health-probe"
+# glance_store's Swift driver writes an image over swift_store_large_object_size as a Dynamic
+# Large Object: segments "%s-%05d" % (image id, n), n from 1, in the image's container, then a
+# zero-byte manifest named by the id with X-Object-Manifest: <container>/<id>- (add()).
+DLO_SEGMENT_RE = re.compile(r"^(?P<owner>.+)-[0-9]{5,}$")
 # A health check answers a status page: it must not hang on a proxy that accepts and stalls.
 HEALTH_TIMEOUT = 10
 
@@ -114,34 +120,31 @@ class SwiftStore(Store):
 
     # Writing -------------------------------------------------------------------------
 
-    def _save(self, key, stream):
+    def _save(self, key, stream, undo):
         self._ensure_container(self.container)
-        conn = self._conn()
         first = _Part(stream, self.large_object_size)
-        try:
-            etag = conn.put_object(self.container, key, contents=first,
-                                   chunk_size=self.chunk_size)
-        except ClientException as exc:
-            if exc.http_status == 404:  # the container was deleted behind this store's back
-                self._ready_containers.discard(self.container)
-                raise StoreUnavailable(f"Store '{self.name}': container {self.container} "
-                                       "disappeared during the upload", store=self.name) from exc
-            raise
+        etag = self._put_new(self.container, key, first, undo, owner=key)
         if first.full:
             # The size is not known in advance: only reading past the limit tells whether
             # this is a large object.
             more = stream.read(self.chunk_size)
             if more:
-                self._save_large(key, stream, etag=etag, pending=more)
+                self._save_large(key, stream, undo, etag=etag, pending=more)
         return self.uri_for(key)
 
-    def _save_large(self, key, stream, *, etag, pending):
+    def _save_large(self, key, stream, undo, *, etag, pending):
         """Turn the object already written into segment 1, append the rest, write the manifest."""
         conn = self._conn()
         self._ensure_container(self.segments_container)
         max_segments = self._max_manifest_segments()
         first = self._segment_name(key, 1)
+        # A COPY cannot be made conditional on its destination (Swift applies If-None-Match
+        # to the source: 304), so the destination is looked at first. The gap is small, and
+        # the first part under `key` already keeps other saves of this key away.
+        if self._object_headers(self.segments_container, first) is not None:
+            raise self._object_exists(key, f"segment {self.segments_container}/{first}")
         conn.copy_object(self.container, key, destination=f"/{self.segments_container}/{first}")
+        undo.append(lambda: conn.delete_object(self.segments_container, first))
         manifest = [{"path": f"/{self.segments_container}/{first}", "etag": etag,
                      "size_bytes": self.large_object_size}]
         while pending:
@@ -152,14 +155,38 @@ class SwiftStore(Store):
                     "(the cluster's SLO limit); raise segment_size", store=self.name)
             name = self._segment_name(key, number)
             part = _Part(stream, self.segment_size, pending=pending)
-            etag = conn.put_object(self.segments_container, name, contents=part,
-                                   chunk_size=self.chunk_size)
+            etag = self._put_new(self.segments_container, name, part, undo, owner=key)
             manifest.append({"path": f"/{self.segments_container}/{name}", "etag": etag,
                              "size_bytes": part.size})
             pending = part.leftover or (stream.read(self.chunk_size) if part.full else b"")
+        # Unconditional: it replaces the first part this save wrote under `key` (undo removes
+        # it, whatever it holds, should this PUT fail after all).
         conn.put_object(self.container, key, contents=json.dumps(manifest),
                         query_string="multipart-manifest=put",
                         headers={"Content-Type": "application/octet-stream"})
+
+    def _put_new(self, container, name, part, undo, *, owner):
+        """PUT `part` as a new object (never over an existing one); return its ETag.
+
+        Swift writes an object whole or not at all, so only a PUT that succeeded registers
+        its removal in `undo`. If-None-Match: * makes the object servers refuse (412) an
+        existing name before the body is sent.
+        """
+        conn = self._conn()
+        try:
+            etag = conn.put_object(container, name, contents=part, chunk_size=self.chunk_size,
+                                   headers={"If-None-Match": "*"})
+        except ClientException as exc:
+            if exc.http_status == 412:
+                what = None if name == owner else f"segment {container}/{name}"
+                raise self._object_exists(owner, what) from exc
+            if exc.http_status == 404:  # the container was deleted behind this store's back
+                self._ready_containers.discard(container)
+                raise StoreUnavailable(f"Store '{self.name}': container {container} "
+                                       "disappeared during the upload", store=self.name) from exc
+            raise
+        undo.append(lambda: conn.delete_object(container, name))
+        return etag
 
     def _segment_name(self, key, number):
         return f"{key}/{number:08d}"
@@ -225,21 +252,53 @@ class SwiftStore(Store):
         stamp = float(self._conn().head_object(self.container, key)["x-timestamp"])
         return datetime.fromtimestamp(stamp, tz=timezone.utc)
 
+    def _object_headers(self, container, name):
+        """The object's HEAD response headers, or None when it is missing."""
+        try:
+            return self._conn().head_object(container, name)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+
     def _keys(self):
+        for entry in self._listing(self.container):
+            yield entry["name"]
+
+    def _listing(self, container, prefix=None):
+        """The container's entries (all pages); none when it does not exist (yet)."""
         conn = self._conn()
         marker = ""
         while True:
             try:
-                _, page = conn.get_container(self.container, marker=marker)
+                _, page = conn.get_container(container, marker=marker, prefix=prefix)
             except ClientException as exc:
                 if exc.http_status == 404:  # created on first write: nothing stored yet
                     return
                 raise
             if not page:
                 return
-            for entry in page:
-                yield entry["name"]
+            yield from page
             marker = page[-1]["name"]
+
+    # Large objects ---------------------------------------------------------------------
+
+    def segment_prefix(self, key):
+        return f"{self.segments_container}/{key}/"
+
+    def _segment_keys(self):
+        for entry in self._listing(self.segments_container):
+            yield entry["name"].partition("/")[0], entry["name"]
+
+    def dlo_owner(self, key):
+        match = DLO_SEGMENT_RE.match(key)
+        if match and KEY_RE.match(match["owner"]):
+            return match["owner"]
+        return None
+
+    def _manifest_prefix(self, key):
+        manifest = self._conn().head_object(self.container, key).get("x-object-manifest")
+        return unquote(manifest) if manifest is not None else None
 
     # Deleting ------------------------------------------------------------------------
 
@@ -259,6 +318,8 @@ class SwiftStore(Store):
     def _delete_object(self, key):
         conn = self._conn()
         headers = conn.head_object(self.container, key)
+        if "x-object-manifest" in headers:
+            self._delete_dlo_segments(key, unquote(headers["x-object-manifest"]))
         if not config_true_value(headers.get("x-static-large-object")):
             conn.delete_object(self.container, key)
             return
@@ -266,27 +327,37 @@ class SwiftStore(Store):
         # Swift answers 200 to a manifest delete even when a segment could not be deleted:
         # the outcome is in the body, which swiftclient drops. The manifest goes last, only
         # once every segment is gone, so a manifest still there means a failure.
-        try:
-            conn.head_object(self.container, key)
-        except ClientException as exc:
-            if exc.http_status == 404:
-                return
-            raise
-        raise StoreUnavailable(f"Store '{self.name}': could not delete the segments of {key}",
-                               store=self.name)
+        if self._object_headers(self.container, key) is not None:
+            raise StoreUnavailable(f"Store '{self.name}': could not delete the segments of "
+                                   f"{key}", store=self.name)
+
+    def _delete_dlo_segments(self, key, manifest):
+        """Remove the segments of Glance's dynamic large object `key` (the manifest stays).
+
+        glance_store writes them as `<key>-00001`, `<key>-00002`, ... next to the manifest,
+        which names them "<container>/<key>-". A manifest naming anything else points at
+        objects this store cannot tell are the image's: nothing is removed then. Segments go
+        before the manifest, so a delete cut off half-way is simply run again.
+        """
+        expected = f"{self.container}/{key}-"
+        if manifest != expected:
+            raise StoreError(f"Store '{self.name}': {key} is a dynamic large object whose "
+                             f"segments are '{manifest}*', not '{expected}*'; nothing was "
+                             "removed", store=self.name)
+        listing = self._listing(self.container, prefix=f"{key}-")
+        self._remove(self.container, (entry["name"] for entry in listing
+                                      if self.dlo_owner(entry["name"]) == key))
 
     def _delete_segments(self, key):
+        listing = self._listing(self.segments_container, prefix=f"{key}/")
+        self._remove(self.segments_container, (entry["name"] for entry in listing))
+
+    def _remove(self, container, names):
+        """Delete each object named; one already gone is fine."""
         conn = self._conn()
-        try:
-            _, listing = conn.get_container(self.segments_container, prefix=f"{key}/",
-                                            full_listing=True)
-        except ClientException as exc:
-            if exc.http_status == 404:
-                return
-            raise
-        for entry in listing:
+        for name in names:
             try:
-                conn.delete_object(self.segments_container, entry["name"])
+                conn.delete_object(container, name)
             except ClientException as exc:
                 if exc.http_status != 404:
                     raise

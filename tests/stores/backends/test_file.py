@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from stores.backends.file import WRITE_BEHIND, FileStore
-from stores.exceptions import InvalidLocation, StoreError, StoreUnavailable
+from stores.exceptions import InvalidLocation, ObjectExists, StoreUnavailable
 
 
 def test_a_location_outside_the_root_is_never_opened(file_store, tmp_path):
@@ -73,10 +73,21 @@ def test_a_symlink_planted_under_the_key_is_not_written_through(file_store, tmp_
     outside.write_bytes(b"precious")
     (file_store.root / "planted").symlink_to(outside)
 
-    with pytest.raises(StoreError):
+    with pytest.raises(ObjectExists):
         file_store.save("planted", io.BytesIO(b"overwrite"))
 
     assert outside.read_bytes() == b"precious"
+    assert os.readlink(file_store.root / "planted") == str(outside)
+
+
+def test_a_dangling_symlink_under_the_key_counts_as_an_existing_object(file_store, tmp_path):
+    (file_store.root / "dangling").symlink_to(tmp_path / "nothing-here")
+
+    with pytest.raises(ObjectExists):
+        file_store.save("dangling", io.BytesIO(b"data"))
+
+    assert not (tmp_path / "nothing-here").exists()
+    assert os.readlink(file_store.root / "dangling") == str(tmp_path / "nothing-here")
 
 
 def test_a_save_larger_than_the_write_behind_window_keeps_every_byte(file_store):
@@ -90,9 +101,15 @@ def test_a_save_larger_than_the_write_behind_window_keeps_every_byte(file_store)
     assert file_store.size(uri) == len(payload)
 
 
-def test_a_save_over_an_earlier_attempt_replaces_its_bytes(file_store):
+def test_a_save_over_an_earlier_attempt_is_refused_until_delete_partial_removes_it(
+        file_store):
+    """The store cannot tell an earlier attempt from someone else's file: the write journal
+    can, and removes it with delete_partial() before writing again."""
     file_store.save("again", io.BytesIO(b"x" * 5000))
+    with pytest.raises(ObjectExists):
+        file_store.save("again", io.BytesIO(b"short"))
 
+    file_store.delete_partial("again")
     uri = file_store.save("again", io.BytesIO(b"short"))
 
     with file_store.open(uri) as reader:
