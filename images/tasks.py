@@ -48,21 +48,35 @@ def audit_image_task(image_id, deep=False):
 
 
 @shared_task(acks_late=True)
-def audit_store_task(store_name, deep=False):
-    """Audit the locations of one store and look for its orphans; returns {finding: count}."""
+def audit_store_task(store_name, deep=False, database="default"):
+    """Audit the locations that `database` (an alias: "default", or "glance" for an existing
+    Glance database) has in one store, and the store's unreferenced objects; returns
+    {finding: count}. The findings are recorded in the portal's own database."""
     from images.services.audit import audit_run
 
-    return _tallied(lambda tally: audit_run(store_name=store_name, deep=deep,
+    _check_database(database)
+    return _tallied(lambda tally: audit_run(store_name=store_name, deep=deep, using=database,
                                             keep=lambda finding: False, tally=tally))
 
 
 @shared_task(acks_late=True)
-def audit_all_task(deep=False):
-    """Audit every location and every store; returns {finding: count}."""
+def audit_all_task(deep=False, database="default"):
+    """Audit every location of `database` and every store; returns {finding: count}."""
     from images.services.audit import audit_run
 
-    return _tallied(lambda tally: audit_run(deep=deep, keep=lambda finding: False,
-                                            tally=tally))
+    _check_database(database)
+    return _tallied(lambda tally: audit_run(deep=deep, using=database,
+                                            keep=lambda finding: False, tally=tally))
+
+
+def _check_database(database):
+    """ValueError unless `database` is a configured alias (a queued task may name a Glance
+    database that a restart has since unconfigured)."""
+    from django.conf import settings
+
+    if database not in settings.DATABASES:
+        raise ValueError(f"No database '{database}' is configured; "
+                         f"known: {', '.join(settings.DATABASES)}")
 
 
 def _tallied(run):

@@ -18,4 +18,5 @@ urlpatterns = [
     path("audit/", views_audit.audit_page, name="audit"),
     path("audit/start/", views_audit.audit_start, name="audit_start"),
     path("audit/act/", views_audit.audit_act, name="audit_act"),
+    path("audit/foreign/<int:finding_id>/", views_audit.foreign_remove, name="foreign_remove"),
 ]

@@ -23,7 +23,8 @@ from images.services.imports import IMPORTING, image_import
 from images.services.scrubber import image_restore as image_restore_service
 from images.services.scrubber import pending_delete_images
 from images.tasks import image_import_task
-from stores.registry import all_stores
+from stores.exceptions import InvalidLocation
+from stores.registry import all_stores, store_for_uri
 
 PAGE_SIZE = 50
 # (sort key, column title, first direction when clicked)
@@ -250,9 +251,29 @@ def image_delete(request, image_id):
     return redirect("images:list")
 
 
+def _store_usage_in(using):
+    """{store name: (image count, bytes)} over the live locations of the live images in
+    database `using`, each location placed in the store that holds its URI, as the audit
+    places them (a Glance database's `store` metadata may be missing or name another store);
+    a location no configured store holds counts under None."""
+    usage = {}
+    rows = (ImageLocation.objects.using(using)
+            .filter(status=ImageLocation.Status.ACTIVE, image__deleted=False)
+            .values_list("value", "meta_data", "image__size"))
+    for value, meta_data, size in rows.iterator(chunk_size=500):
+        try:
+            name = store_for_uri(value, hint=(meta_data or {}).get("store") or None).name
+        except InvalidLocation:
+            name = None
+        count, total = usage.get(name, (0, 0))
+        usage[name] = (count + 1, total + (size or 0))
+    return usage
+
+
 @login_required
 def store_dashboard(request):
-    usage = store_usage(_caller(request))
+    using = _database(request)
+    usage = store_usage(_caller(request)) if using == "default" else _store_usage_in(using)
     rows = []
     for store in _store_choices():
         count, size = usage.get(store["name"], (0, 0))
@@ -261,8 +282,11 @@ def store_dashboard(request):
     for index, row in enumerate(rows):
         row["bar"] = round(300 * row["bytes"] / biggest)
         row["y"] = 10 + index * 34
+    unplaced = usage.get(None, (0, 0)) if using != "default" else (0, 0)
     return render(request, "images/stores.html", {
-        "rows": rows, "chart_height": 20 + 34 * len(rows),
+        "rows": rows, "chart_height": 20 + 34 * len(rows), "database": using,
+        "glance_configured": "glance" in settings.DATABASES and _caller(request).admin,
+        "unplaced_count": unplaced[0], "unplaced_bytes": unplaced[1],
         "chart_data": json.dumps({row["name"]: row["bytes"] for row in rows})})
 
 

@@ -1,13 +1,17 @@
-"""The Audit page: what the last audits found, and the actions on a finding (staff only)."""
+"""The Audit page: what the last audits of each database found, and the actions on a finding
+(staff only)."""
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from images.exceptions import ImageError
 from images.models import AuditFinding, ImageLocation
@@ -15,37 +19,90 @@ from images.selectors import Caller
 from images.services import repair
 from images.services.audit import findings_last
 from images.tasks import audit_all_task, audit_store_task, image_import_task
-from stores.registry import all_stores
+from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError
+from stores.registry import all_stores, get_store
 
-# Orphans are reported by the audits of the past week; each is re-checked before deletion.
+Finding = AuditFinding.Finding
+# Unreferenced objects are reported by the audits of the past week; each is checked again
+# before it is removed.
 ORPHAN_WINDOW = timedelta(days=7)
+UNREFERENCED = (Finding.LEFTOVER, Finding.FOREIGN, Finding.ORPHAN)
+# The databases whose records an audit checks, in the order the switch shows them. Every
+# finding is stored in the portal's own database, with the alias it came from.
+DATABASE_LABELS = {"default": "Portal database", "glance": "Glance database"}
+
+
+def audit_databases():
+    """The aliases an audit can check: the portal's own, and a Glance database when
+    GLANCE_DATABASE_URL configures one."""
+    return [alias for alias in DATABASE_LABELS if alias in settings.DATABASES]
+
+
+def _selected(value):
+    return value if value in audit_databases() else "default"
+
+
+def _audit_url(database):
+    url = reverse("images:audit")
+    return url if database == "default" else f"{url}?{urlencode({'db': database})}"
+
+
+def _unreferenced(database):
+    """The newest leftover, foreign or (legacy) orphan finding of each object that an audit
+    of `database` reported in the last ORPHAN_WINDOW."""
+    newest = {}
+    rows = AuditFinding.objects.filter(database=database, finding__in=UNREFERENCED,
+                                       checked_at__gte=timezone.now() - ORPHAN_WINDOW)
+    for row in rows.order_by("-checked_at", "-id"):
+        newest.setdefault((row.store, row.location), row)
+    return list(newest.values())
+
+
+def _chart(by_finding):
+    """One bar per finding, the longest 300 units wide."""
+    biggest = max([count for _, count in by_finding] + [1])
+    return [{"finding": name, "count": count, "bar": max(1, round(300 * count / biggest)),
+             "y": 10 + index * 30} for index, (name, count) in enumerate(by_finding)]
 
 
 @staff_member_required
 def audit_page(request):
-    live = ImageLocation.objects.filter(status=ImageLocation.Status.ACTIVE, image__deleted=False)
-    last = findings_last(location_ids=live.values_list("id", flat=True))
-    rows = list(last.values())
-    orphans = {}
-    for row in AuditFinding.objects.filter(finding=AuditFinding.Finding.ORPHAN,
-                                           checked_at__gte=timezone.now() - ORPHAN_WINDOW):
-        orphans.setdefault((row.store, row.location), row)
-    rows += list(orphans.values())
-    by_finding = Counter(row.finding for row in rows)
+    database = _selected(request.GET.get("db", ""))
+    live = ImageLocation.objects.using(database).filter(status=ImageLocation.Status.ACTIVE,
+                                                        image__deleted=False)
+    last = findings_last(location_ids=live.values_list("id", flat=True), database=database)
+    located = list(last.values())
+    unreferenced = _unreferenced(database)
+    rows = located + unreferenced
+    by_finding = sorted(Counter(row.finding for row in rows).items())
     by_store = {}
     for row in rows:
-        counts = by_store.setdefault(row.store, Counter())
-        counts[row.finding] += 1
+        by_store.setdefault(row.store, Counter())[row.finding] += 1
     finding, store = request.GET.get("finding", ""), request.GET.get("store", "")
-    problems = [row for row in rows if row.finding != AuditFinding.Finding.OK
-                and (not finding or row.finding == finding) and (not store or row.store == store)]
-    problems.sort(key=lambda row: (row.store, row.finding, row.location))
+
+    def shown(row):
+        return (not finding or row.finding == finding) and (not store or row.store == store)
+
+    problems = sorted((row for row in located if row.finding != Finding.OK and shown(row)),
+                      key=lambda row: (row.store, row.finding, row.location))
+    objects = sorted((row for row in unreferenced if shown(row)),
+                     key=lambda row: (row.store, row.location))
+    chart = _chart(by_finding)
     return render(request, "images/audit.html", {
-        "by_finding": sorted(by_finding.items()), "checked": len(last),
+        "database": database, "database_label": DATABASE_LABELS[database],
+        "databases": [(alias, DATABASE_LABELS[alias]) for alias in audit_databases()],
+        "glance_configured": len(audit_databases()) > 1,
+        "by_finding": by_finding, "checked": len(last), "chart": chart,
+        "chart_height": 20 + 30 * len(chart),
         "by_store": sorted((name, sorted(counts.items())) for name, counts in by_store.items()),
-        "problems": problems, "findings": AuditFinding.Finding.values,
+        "problems": problems,
+        "leftovers": [row for row in objects if row.finding == Finding.LEFTOVER],
+        "foreign": [row for row in objects if row.finding == Finding.FOREIGN],
+        "orphans": [row for row in objects if row.finding == Finding.ORPHAN],
+        "findings": [f for f in Finding.values if f != Finding.OK],
         "stores": [s.name for s in all_stores()], "params": request.GET,
-        "newest": AuditFinding.objects.order_by("-checked_at").first()})
+        "newest": AuditFinding.objects.filter(database=database)
+        .order_by("-checked_at", "-id").first()})
 
 
 @staff_member_required
@@ -53,21 +110,34 @@ def audit_page(request):
 def audit_start(request):
     deep = request.POST.get("deep") == "on"
     store = request.POST.get("store", "")
+    database = request.POST.get("database", "default")
+    if database not in audit_databases():
+        messages.error(request, f"No database '{database}' is configured; "
+                                f"known: {', '.join(audit_databases())}.")
+        return redirect("images:audit")
+    if store and store not in settings.STORES:
+        messages.error(request, f"No store '{store}' is configured.")
+        return redirect(_audit_url(database))
     if store:
-        transaction.on_commit(lambda: audit_store_task.delay(store, deep=deep))
+        transaction.on_commit(lambda: audit_store_task.delay(store, deep=deep,
+                                                             database=database))
     else:
-        transaction.on_commit(lambda: audit_all_task.delay(deep=deep))
-    messages.success(request, f"{'Deep' if deep else 'Shallow'} audit of "
-                              f"{store or 'every store'} started; reload for its findings.")
-    return redirect("images:audit")
+        transaction.on_commit(lambda: audit_all_task.delay(deep=deep, database=database))
+    messages.success(request, f"{'Deep' if deep else 'Shallow'} audit of the "
+                              f"{DATABASE_LABELS[database].lower()} in "
+                              f"{'store ' + store if store else 'every store'} started; "
+                              f"reload for its findings.")
+    return redirect(_audit_url(database))
 
 
 @staff_member_required
 @require_POST
 def audit_act(request):
     action = request.POST.get("action")
+    database = _selected(request.POST.get("database", ""))
     try:
         if action in ("recopy", "forget"):
+            # Only the portal's own locations: a Glance database is read-only.
             location = ImageLocation.objects.get(pk=request.POST.get("location_id"))
             if action == "forget":
                 repair.location_forget(location=location)
@@ -76,14 +146,64 @@ def audit_act(request):
                 task = repair.location_recopy(location=location, caller=Caller.of(request.user))
                 transaction.on_commit(lambda: image_import_task.delay(task.id))
                 messages.success(request, f"Re-copying into store '{location.store}'.")
-        elif action == "delete-orphan":
-            repair.orphan_delete(store_name=request.POST.get("store", ""),
-                                 location=request.POST.get("location", ""))
-            messages.success(request, "Deleted the orphan object.")
+        elif action == "remove-leftover":
+            repair.leftover_delete(store_name=request.POST.get("store", ""),
+                                   location=request.POST.get("location", ""))
+            messages.success(request, "Removed the leftover object.")
         else:
             messages.error(request, "Unknown action.")
     except ImageError as exc:
         messages.error(request, exc.message)
-    except ImageLocation.DoesNotExist:
+    except (ImageLocation.DoesNotExist, ValueError):
         messages.error(request, "That location no longer exists.")
-    return redirect("images:audit")
+    return redirect(_audit_url(database))
+
+
+def _current_size(store_name, location):
+    """(size in bytes now, or None, and why not)."""
+    try:
+        return get_store(store_name).size(location), ""
+    except ObjectNotFound:
+        return None, "The object is no longer in the store."
+    except (InvalidLocation, StoreError) as exc:
+        return None, f"The store could not be asked: {exc}"
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def foreign_remove(request, finding_id):
+    """A foreign object, confirmed before it is removed: GET shows what it is, POST removes it
+    if, checked again now, nothing references it and its size is still the one confirmed."""
+    row = get_object_or_404(AuditFinding, pk=finding_id, finding=Finding.FOREIGN)
+    if request.method == "POST":
+        store = request.POST.get("store", "")
+        location = request.POST.get("location", "")
+        try:
+            size = int(request.POST.get("size", ""))
+        except ValueError:
+            messages.error(request, "The size to confirm is missing; nothing was removed.")
+            return redirect("images:foreign_remove", finding_id=row.id)
+        try:
+            repair.foreign_delete(store_name=store, location=location, size=size)
+        except ImageError as exc:
+            messages.error(request, f"Not removed: {exc.message}")
+            return redirect("images:foreign_remove", finding_id=row.id)
+        except StoreError as exc:
+            messages.error(request, f"Not removed: {exc}")
+            return redirect("images:foreign_remove", finding_id=row.id)
+        messages.success(request, f"Removed the foreign object {location} from store "
+                                  f"'{store}' ({size} bytes).")
+        return redirect(_audit_url(row.database))
+    current, problem = _current_size(row.store, row.location)
+    try:
+        name = get_store(row.store).key_of(row.location)
+    except (InvalidLocation, StoreError):
+        name = ""
+    # The size confirmed is the one the audit saw: if the object changed since, the removal
+    # is refused (someone is writing it).
+    size = row.size if row.size is not None else current
+    return render(request, "images/audit_foreign.html", {
+        "row": row, "name": name, "size": size, "current": current, "problem": problem,
+        "changed": current is not None and row.size is not None and current != row.size,
+        "database_label": DATABASE_LABELS.get(row.database, row.database),
+        "back": _audit_url(row.database)})

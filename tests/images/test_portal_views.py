@@ -8,6 +8,7 @@ from django.test import Client
 from accounts.services import user_ensure
 from images.models import Image, ImageLocation
 from tests import factories
+from tests.glance_alias import glance_db  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +118,37 @@ def test_stores_page_shows_each_store_with_health_and_usage(root, file_stores):
     assert '<td class="num">1</td>' in fast and 'title="1000 bytes"' in fast
     assert '<td class="num">0</td>' in cheap
     assert page.count("<rect data-store=") == 2
+
+
+def store_cells(page, name):
+    return re.search(rf'<tr data-store="{name}">(.*?)</tr>', page, re.S).group(1)
+
+
+def test_stores_page_counts_the_glance_databases_images_when_switched(root, glance_db):
+    import sqlite3
+
+    # A location without `store` metadata is placed by its URI, as the audit places it.
+    with sqlite3.connect(glance_db / "glance.sqlite") as db:
+        db.execute("update image_locations set meta_data = '{}' where id = 1")
+    factories.active_image(data=b"x" * 1000)              # the portal's own, in fast
+    page = root.get("/stores/", {"db": "glance"}).content.decode()
+    assert "Glance database, read-only" in page
+    assert '<a href="?db=glance" aria-current="page">Glance database</a>' in page
+    fast, cheap = store_cells(page, "fast"), store_cells(page, "cheap")
+    # fast: raw-fast, copied-both, deactivated, copied-then-dropped (its deleted row aside)
+    assert '<td class="num">4</td>' in fast and 'title="1253376 bytes"' in fast
+    # cheap: file-cirros (no metadata), copied-both, tagged-props, shared-with-member
+    assert '<td class="num">4</td>' in cheap and 'title="3604480 bytes"' in cheap
+    portal = root.get("/stores/").content.decode()
+    assert '<td class="num">1</td>' in store_cells(portal, "fast")
+    assert 'title="1000 bytes"' in store_cells(portal, "fast")
+    assert '<td class="num">0</td>' in store_cells(portal, "cheap")
+
+
+def test_only_admins_switch_the_stores_page_to_the_glance_database(alice, glance_db):
+    page = alice.get("/stores/", {"db": "glance"}).content.decode()
+    assert 'id="database-switch"' not in page and "Glance database" not in page
+    assert '<td class="num">0</td>' in store_cells(page, "fast")
 
 
 def test_image_page_shows_each_locations_last_audit_finding(root, file_stores):
