@@ -1,11 +1,38 @@
 """The contract every writable store driver keeps, run against real file, Swift and S3 stores."""
 import io
+from pathlib import Path
 
 import pytest
 
-from stores.exceptions import InvalidLocation, ObjectNotFound, StreamError
+from stores.exceptions import InvalidLocation, ObjectExists, ObjectNotFound, StreamError
 from stores.locations import Location
 from tests.streams import FailingStream
+
+
+class Backend:
+    """The store's backend reached directly, as another tool sharing it writes and reads it."""
+
+    def __init__(self, put, get):
+        self.put = put
+        self.get = get
+
+
+@pytest.fixture
+def backend(store, request):
+    if store.kind in ("file", "storage"):
+        root = store.root if store.kind == "file" else Path(store.storage.location)
+        root.mkdir(parents=True, exist_ok=True)
+        return Backend(lambda key, data: (root / key).write_bytes(data),
+                       lambda key: (root / key).read_bytes())
+    if store.kind == "swift":
+        swift = request.getfixturevalue("swift")
+        swift.put_container(store.container)
+        return Backend(lambda key, data: swift.put_object(store.container, key, data),
+                       lambda key: swift.get_object(store.container, key)[1])
+    s3 = request.getfixturevalue("s3")
+    s3.create_bucket(Bucket=store.bucket)
+    return Backend(lambda key, data: s3.put_object(Bucket=store.bucket, Key=key, Body=data),
+                   lambda key: s3.get_object(Bucket=store.bucket, Key=key)["Body"].read())
 
 
 def test_bytes_read_back_are_the_bytes_saved(store, payload):
@@ -109,3 +136,78 @@ def test_modified_tells_when_the_object_was_written(store):
     store.delete(uri)
     with pytest.raises(ObjectNotFound):
         store.modified(uri)
+
+
+def test_a_save_onto_an_object_someone_else_wrote_raises_object_exists_and_leaves_it(
+        store, backend, payload):
+    backend.put("img-theirs", b"their bytes")
+
+    with pytest.raises(ObjectExists) as info:
+        store.save("img-theirs", io.BytesIO(payload))
+
+    assert info.value.store == store.name
+    assert backend.get("img-theirs") == b"their bytes"
+
+
+def test_a_failing_stream_onto_an_existing_object_leaves_the_object(store, backend, payload):
+    backend.put("img-theirs", b"their bytes")
+
+    with pytest.raises((ObjectExists, StreamError)):
+        store.save("img-theirs", FailingStream(payload))
+
+    assert backend.get("img-theirs") == b"their bytes"
+
+
+def test_a_second_save_of_a_key_is_refused_and_the_first_object_stays(store, payload):
+    uri = store.save("img-twice", io.BytesIO(b"first"))
+
+    with pytest.raises(ObjectExists):
+        store.save("img-twice", io.BytesIO(payload))
+
+    with store.open(uri) as reader:
+        assert b"".join(reader) == b"first"
+
+
+def test_a_failed_save_removes_its_own_partial_and_nothing_else(store, backend, payload):
+    neighbours = {"img-broken-00001": b"a glance segment", "img-brokenx": b"another image"}
+    for key, data in neighbours.items():
+        backend.put(key, data)
+
+    with pytest.raises(StreamError):
+        store.save("img-broken", FailingStream(payload))
+
+    assert not store.exists(store.uri_for("img-broken"))
+    assert set(store.keys()) == set(neighbours)
+    for key, data in neighbours.items():
+        assert backend.get(key) == data
+
+
+def test_delete_partial_removes_a_written_object_and_tolerates_a_missing_one(store, payload):
+    uri = store.save("img-partial", io.BytesIO(payload))
+
+    store.delete_partial("img-partial")
+
+    assert not store.exists(uri)
+    store.delete_partial("img-partial")  # already missing: not an error
+    store.save("img-partial", io.BytesIO(b"again"))  # the name is free again
+
+
+def test_delete_partial_refuses_a_key_with_path_characters(store):
+    with pytest.raises(InvalidLocation):
+        store.delete_partial("../img")
+
+
+def test_a_plain_object_has_no_segments_and_no_manifest(store):
+    uri = store.save("img-plain", io.BytesIO(b"plain"))
+    assert list(store.segment_keys()) == []
+    assert store.manifest_prefix(store.key_of(uri)) is None
+    assert store.manifest_prefix("never-written") is None
+    assert store.dlo_owner("img-plain") is None
+
+
+def test_only_swift_writes_segments_apart_from_the_object(store):
+    prefix = store.segment_prefix("img-1")
+    if store.kind == "swift":
+        assert prefix == f"{store.container}_segments/img-1/"
+    else:
+        assert prefix is None

@@ -191,3 +191,27 @@ def test_info_holds_no_secrets(make_store, swift_env):
     info = make_store().info()
     assert info["bucket"] and info["chunk_size"] == 16 * MiB
     assert swift_env["S3_SECRET_KEY"] not in repr(info)
+
+
+def test_a_failed_save_aborts_its_own_multipart_upload_not_another_of_the_same_key(
+        make_store, s3):
+    store = make_store(chunk_size=5 * MiB)
+    s3.create_bucket(Bucket=store.bucket)
+    theirs = s3.create_multipart_upload(Bucket=store.bucket, Key="img")["UploadId"]
+
+    with pytest.raises(StreamError):
+        store.save("img", FailingStream(os.urandom(12 * MiB + 17)))
+
+    uploads = s3.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
+    assert [upload["UploadId"] for upload in uploads] == [theirs]
+    assert s3.list_objects_v2(Bucket=store.bucket).get("Contents", []) == []
+
+
+def test_a_save_looks_for_an_existing_object_because_swift_refuses_conditional_puts(s3,
+                                                                                  s3_bucket):
+    """Why S3Store.save() checks with a HEAD: the S3 API here has no If-None-Match on writes."""
+    from botocore.exceptions import ClientError
+
+    s3.create_bucket(Bucket=s3_bucket)
+    with pytest.raises(ClientError, match="NotImplemented"):
+        s3.put_object(Bucket=s3_bucket, Key="img", Body=b"x", IfNoneMatch="*")

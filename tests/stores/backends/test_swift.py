@@ -7,7 +7,8 @@ import pytest
 from swiftclient import ClientException
 
 from stores.backends.swift import SwiftStore
-from stores.exceptions import InvalidLocation, StoreUnavailable
+from stores.exceptions import InvalidLocation, ObjectExists, StoreUnavailable, StreamError
+from tests.streams import FailingStream
 
 MiB = 2**20
 
@@ -242,3 +243,109 @@ def test_info_names_container_and_large_object_sizes(make_store, unique_name):
     assert store.info() == {"container": unique_name, "large_object_size": 2 * MiB,
                             "large_object_chunk_size": MiB}
     assert "testing" not in repr(store.info())
+
+
+class Body:
+    """A request body of unknown length, streamed as swiftclient streams an upload."""
+
+    def __init__(self, size):
+        self._data = io.BytesIO(os.urandom(size))
+
+    def read(self, n=-1):
+        return self._data.read(n)
+
+
+def test_the_swift_all_in_one_refuses_a_put_with_if_none_match_over_an_existing_object(
+        swift, swift_container):
+    """What the store relies on: a conditional PUT never replaces an object, even with a
+    large streamed body; a conditional COPY applies to its source, so cannot be used."""
+    swift.put_container(swift_container)
+    swift.put_object(swift_container, "theirs", b"their bytes")
+
+    for body in (b"mine", Body(8 * MiB)):
+        with pytest.raises(ClientException) as info:
+            swift.put_object(swift_container, "theirs", body, headers={"If-None-Match": "*"})
+        assert info.value.http_status == 412
+    swift.put_object(swift_container, "new", b"mine", headers={"If-None-Match": "*"})
+    with pytest.raises(ClientException) as info:
+        swift.copy_object(swift_container, "new", destination=f"/{swift_container}/other",
+                          headers={"If-None-Match": "*"})
+    assert info.value.http_status == 304
+
+    assert swift.get_object(swift_container, "theirs")[1] == b"their bytes"
+    with pytest.raises(ClientException):
+        swift.head_object(swift_container, "other")
+
+
+def plant_segment(swift, container, name, data=b"their segment"):
+    swift.put_container(f"{container}_segments")
+    swift.put_object(f"{container}_segments", name, data)
+
+
+def segment_bytes(swift, container, name):
+    return swift.get_object(f"{container}_segments", name)[1]
+
+
+@pytest.mark.parametrize("number", [1, 3], ids=["copied-first-segment", "uploaded-segment"])
+def test_a_large_save_onto_an_existing_segment_raises_object_exists_and_leaves_it(
+        make_store, swift, payload, number):
+    store = make_store(large_object_size=MiB, segment_size=MiB)
+    theirs = f"img/{number:08d}"
+    plant_segment(swift, store.container, theirs)
+
+    with pytest.raises(ObjectExists, match=theirs):
+        store.save("img", io.BytesIO(payload))
+
+    assert segment_bytes(swift, store.container, theirs) == b"their segment"
+    assert segment_names(swift, store.container, "img") == [theirs]  # this save's are gone
+    assert not store.exists(store.uri_for("img"))
+
+
+def test_a_failed_large_save_removes_its_segments_and_not_one_it_did_not_write(
+        make_store, swift, payload):
+    store = make_store(large_object_size=MiB, segment_size=MiB)
+    plant_segment(swift, store.container, "img/00000009")
+
+    with pytest.raises(StreamError):
+        store.save("img", FailingStream(payload))
+
+    assert segment_names(swift, store.container, "img") == ["img/00000009"]
+    assert segment_bytes(swift, store.container, "img/00000009") == b"their segment"
+    assert not store.exists(store.uri_for("img"))
+
+
+def test_delete_partial_removes_a_static_large_object_and_leftover_segments(make_store, swift,
+                                                                           payload):
+    store = make_store(large_object_size=MiB, segment_size=MiB)
+    store.save("img", io.BytesIO(payload))
+    plant_segment(swift, store.container, "img/00000042")  # an earlier attempt's leftover
+
+    store.delete_partial("img")
+
+    assert not store.exists(store.uri_for("img"))
+    assert segment_names(swift, store.container, "img") == []
+    store.delete_partial("img")
+
+
+def test_segment_keys_names_the_owner_of_every_segment(make_store, swift, payload):
+    store = make_store(large_object_size=2 * MiB, segment_size=2 * MiB)
+    assert list(store.segment_keys()) == []  # no segments container yet
+
+    store.save("big", io.BytesIO(payload))
+    store.save("small", io.BytesIO(b"small"))
+    plant_segment(swift, store.container, "gone/00000001")
+
+    assert sorted(store.segment_keys()) == [("big", "big/00000001"), ("big", "big/00000002"),
+                                            ("gone", "gone/00000001")]
+
+
+def test_a_multi_tenant_glance_location_is_not_claimed_by_a_single_container_store(
+        make_store, unique_name):
+    """Glance's multi-tenant mode puts each image in a container of its own."""
+    store = make_store()
+    image_id = "0e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7"
+    for uri in (f"swift+https://swift.example/v1/AUTH_tenant/glance_{image_id}/{image_id}",
+                f"swift+config://ref1/{unique_name}_{image_id}/{image_id}"):
+        with pytest.raises(InvalidLocation, match="not the container"):
+            store.key_of(uri)
+        assert not store.owns(uri)
