@@ -26,6 +26,8 @@ HEALTH_PROBE = ".health-probe"
 # Large Object: segments "%s-%05d" % (image id, n), n from 1, in the image's container, then a
 # zero-byte manifest named by the id with X-Object-Manifest: <container>/<id>- (add()).
 DLO_SEGMENT_RE = re.compile(r"^(?P<owner>.+)-[0-9]{5,}$")
+# On a GET or HEAD of a large object's manifest: the manifest itself, not its segments.
+MANIFEST_GET = "multipart-manifest=get"
 # A health check answers a status page: it must not hang on a proxy that accepts and stalls.
 HEALTH_TIMEOUT = 10
 
@@ -249,13 +251,21 @@ class SwiftStore(Store):
 
     def _modified(self, key):
         # x-timestamp: when the proxy accepted the PUT (or POST) that wrote the object.
-        stamp = float(self._conn().head_object(self.container, key)["x-timestamp"])
+        stamp = float(self._head(self.container, key)["x-timestamp"])
         return datetime.fromtimestamp(stamp, tz=timezone.utc)
 
+    def _head(self, container, name):
+        """The headers of the object itself, a large object's manifest included.
+
+        A plain HEAD of a dynamic large object answers for its segments: 404 when their
+        container is missing, although the manifest is there.
+        """
+        return self._conn().head_object(container, name, query_string=MANIFEST_GET)
+
     def _object_headers(self, container, name):
-        """The object's HEAD response headers, or None when it is missing."""
+        """`_head()`, or None when the object is missing."""
         try:
-            return self._conn().head_object(container, name)
+            return self._head(container, name)
         except ClientException as exc:
             if exc.http_status == 404:
                 return None
@@ -297,7 +307,7 @@ class SwiftStore(Store):
         return None
 
     def _manifest_prefix(self, key):
-        manifest = self._conn().head_object(self.container, key).get("x-object-manifest")
+        manifest = self._head(self.container, key).get("x-object-manifest")
         return unquote(manifest) if manifest is not None else None
 
     # Deleting ------------------------------------------------------------------------
@@ -317,7 +327,7 @@ class SwiftStore(Store):
 
     def _delete_object(self, key):
         conn = self._conn()
-        headers = conn.head_object(self.container, key)
+        headers = self._head(self.container, key)
         if "x-object-manifest" in headers:
             self._delete_dlo_segments(key, unquote(headers["x-object-manifest"]))
         if not config_true_value(headers.get("x-static-large-object")):

@@ -1,5 +1,4 @@
 """Glance's Swift large objects, written into Swift the way glance_store writes them."""
-from swiftclient import ClientException
 
 
 def glance_dlo_write(conn, container, image_id, data, chunk_size):
@@ -12,12 +11,7 @@ def glance_dlo_write(conn, container, image_id, data, chunk_size):
     Content-Type is sent (Swift's default, application/octet-stream, applies), and the
     container is created when missing. Returns the segment names.
     """
-    try:
-        conn.head_container(container)
-    except ClientException as exc:
-        if exc.http_status != 404:
-            raise
-        conn.put_container(container)
+    conn.put_container(container)  # glance_store HEADs first; a PUT of an existing one keeps it
     names = []
     for number, start in enumerate(range(0, len(data), chunk_size), start=1):
         name = "%s-%05d" % (image_id, number)
