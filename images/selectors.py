@@ -1,10 +1,21 @@
 """Read-only queries over images."""
 import uuid
 
+from django.conf import settings
 from django.db.models import Q
 
 from images.exceptions import NotFound
 from images.models import Image, ImageLocation, ImageMember
+
+
+GLANCE_ALIAS = "glance"
+
+
+def reference_aliases():
+    """The databases whose records say which objects in the stores are in use: the portal's
+    own, and the Glance database when one is configured (its objects are in use whether or
+    not they have been imported)."""
+    return ["default"] + ([GLANCE_ALIAS] if GLANCE_ALIAS in settings.DATABASES else [])
 
 
 def is_uuid(value):

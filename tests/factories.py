@@ -23,3 +23,17 @@ def active_image(data=None, *, store_name=None, **fields):
     services.image_upload(image=img, stream=io.BytesIO(data), store_name=store_name,
                           expected_size=len(data))
     return img, data
+
+
+def journaled(store_name, key, *, image_id=None, seconds_ago=3 * 3600, purpose="upload"):
+    """A write journal row, open, as a process killed mid-write leaves it: the proof that the
+    object `key` in `store_name` is the portal's own."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from images.models import StoreWrite
+
+    return StoreWrite.objects.create(
+        store=store_name, key=key, image_id=image_id or key.removeprefix("staging-"),
+        purpose=purpose, started_at=timezone.now() - timedelta(seconds=seconds_ago))

@@ -1,13 +1,23 @@
 """Location audits: is each location's object there, of the image's size and checksums, and
-which objects in a store does no location reference (orphans).
+which objects in a store does no database reference.
+
+An unreferenced object is a `leftover` when the write journal (images.services.writes)
+shows this portal wrote it (an interrupted upload, copy or import: the scrubber may remove
+it), and `foreign` otherwise: a store is shared, and an object someone else wrote is
+reported, never removed automatically. An object that the portal's database or, when one is
+configured, the Glance database references is neither, imported or not; nor are the
+segments of a referenced Glance large object.
 
 An audit only reads: it never deletes or changes an object, an image or a location. Its
-findings are written as AuditFinding rows, and only into the portal's own database.
+findings are written as AuditFinding rows into the portal's own database, each with the
+database whose records it checked.
 """
 import logging
 from dataclasses import asdict, dataclass
 
-from images.models import AuditFinding, Image, ImageLocation
+from images.models import AuditFinding, Image, ImageLocation, ImageProperty
+from images.selectors import reference_aliases
+from images.services.writes import journal_owned
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError
 from stores.locations import redact
 from stores.registry import all_stores, get_store, store_for_uri
@@ -24,9 +34,11 @@ IN_FLIGHT = (Image.Status.SAVING, Image.Status.UPLOADING, Image.Status.IMPORTING
 # Staged data (glance-direct) is kept while its image is uploading or importing.
 STAGING_PREFIX = "staging-"
 STAGING_KEPT = (Image.Status.UPLOADING, Image.Status.IMPORTING)
-# Only the portal's own database holds the findings table; another alias is a Glance
-# database opened read-only, whose findings are reported and never written.
+# Only the portal's own database holds the findings table; a Glance database is opened
+# read-only, and its findings are kept here with `database` naming it.
 RECORD_ALIAS = "default"
+# The hidden image property naming staged data (images.services.data.STAGING_PROPERTY).
+STAGING_PROPERTY = "os_glance_staging_uri"
 
 
 @dataclass
@@ -39,6 +51,7 @@ class Finding:
     finding: str
     detail: str = ""
     location_id: int | None = None
+    size: int | None = None
 
     @property
     def ok(self):
@@ -48,6 +61,8 @@ class Finding:
         """The report form: image_id, store, location, finding, detail."""
         data = asdict(self)
         del data["location_id"]
+        if data["size"] is None:
+            del data["size"]
         return data
 
 
@@ -110,62 +125,125 @@ def audited_locations(*, using="default"):
             .select_related("image").order_by("id"))
 
 
-def store_orphans(store, *, using="default"):
-    """Objects in `store` that no live location references, as `orphan` findings.
+def referenced_keys(store):
+    """Keys of `store` that a live or pending_delete location, or staged data, of any known
+    database references."""
+    referenced = set()
+    for alias in reference_aliases():
+        # all_objects: a `pending_delete` location is soft-deleted (as Glance writes it), yet
+        # its data is kept for the scrubber, or for a restore.
+        values = (ImageLocation.all_objects.using(alias)
+                  .filter(status__in=[ImageLocation.Status.ACTIVE,
+                                      ImageLocation.Status.PENDING_DELETE])
+                  .values_list("value", flat=True).iterator(chunk_size=BATCH_SIZE))
+        if alias == RECORD_ALIAS:
+            staged = (ImageProperty.objects.filter(name=STAGING_PROPERTY)
+                      .values_list("value", flat=True))
+            values = [*values, *staged]
+        for value in values:
+            try:
+                referenced.add(store.key_of(value))
+            except InvalidLocation:
+                continue
+    return referenced
 
-    An object of an image still being written (saving, uploading, importing) is not an
-    orphan, nor is staged data (`staging-<id>`) of an image uploading or importing.
+
+def images_writing(image_ids):
+    """{image id: status} of the given images that an upload or import is writing now, in
+    any known database."""
+    writing = {}
+    image_ids = sorted(image_ids)
+    # In batches: one IN (...) with every key of a large store passes the databases' limits
+    # on query parameters (32766 on SQLite, 65535 on PostgreSQL).
+    for alias in reference_aliases():
+        for start in range(0, len(image_ids), BATCH_SIZE):
+            writing.update(Image.all_objects.using(alias)
+                           .filter(id__in=image_ids[start:start + BATCH_SIZE],
+                                   status__in=IN_FLIGHT)
+                           .values_list("id", "status"))
+    return writing
+
+
+def _image_of(key):
+    return key.removeprefix(STAGING_PREFIX)
+
+
+def store_orphans(store, *, using="default"):
+    """Objects in `store` that no database references, as `leftover` or `foreign` findings
+    (or one `unreachable` finding when the store cannot be listed).
+
+    Objects of images still being written (saving, uploading, importing) are left out, and
+    so are the segments of a referenced Glance large object. `using` is accepted for the
+    callers' symmetry: every known database counts, whichever is being audited.
     """
     try:
         keys = set(store.keys())
+        segments = {}
+        for owner, name in store.segment_keys():
+            segments.setdefault(owner, []).append(name)
     except StoreError as exc:
         return [Finding(image_id=None, store=store.name, location="", finding=Result.UNREACHABLE,
                         detail=f"could not list the store: {exc}")]
     # Read the in-flight images before the locations: an upload that ends in between is then
     # seen either as in flight or, as its location row is written with its status, by its
     # location; never as neither.
-    candidates = sorted({key.removeprefix(STAGING_PREFIX) for key in keys})
-    writing = {}
-    # In batches: one IN (...) with every key of a large store passes the databases' limits
-    # on query parameters (32766 on SQLite, 65535 on PostgreSQL).
-    for start in range(0, len(candidates), BATCH_SIZE):
-        writing.update(Image.objects.using(using)
-                       .filter(id__in=candidates[start:start + BATCH_SIZE], status__in=IN_FLIGHT)
-                       .values_list("id", "status"))
-    referenced = set()
-    # all_objects: a `pending_delete` location is soft-deleted (as Glance writes it), yet its
-    # data is kept for the scrubber, or for a restore.
-    locations = (ImageLocation.all_objects.using(using)
-                 .filter(status__in=[ImageLocation.Status.ACTIVE,
-                                     ImageLocation.Status.PENDING_DELETE])
-                 .values_list("value", flat=True))
-    for value in locations.iterator(chunk_size=BATCH_SIZE):
+    writing = images_writing({_image_of(key) for key in keys | set(segments)})
+    referenced = referenced_keys(store)
+    unreferenced = sorted(key for key in keys - referenced if _image_of(key) not in writing)
+    unreferenced = [key for key in unreferenced
+                    if not _segment_of_referenced(store, key, referenced)]
+    loose = sorted(owner for owner in segments
+                   if owner not in referenced and owner not in keys
+                   and _image_of(owner) not in writing)
+    owned = journal_owned(store=store.name, keys=unreferenced + loose)
+    findings = []
+    for key in unreferenced:
+        findings.append(_unreferenced_finding(store, key, owned.get(key)))
+    for owner in loose:
+        findings.append(_unreferenced_finding(store, owner, owned.get(owner),
+                                              segments=len(segments[owner])))
+    return findings
+
+
+def _segment_of_referenced(store, key, referenced):
+    """True when `key` is a segment of a Glance large object whose manifest is referenced."""
+    owner = store.dlo_owner(key)
+    if owner is None or owner not in referenced:
+        return False
+    try:
+        prefix = store.manifest_prefix(owner)
+    except StoreError:
+        return True  # cannot tell now: a referenced image's part is kept until it can
+    return prefix is not None and prefix.endswith(f"/{owner}-")
+
+
+def _unreferenced_finding(store, key, row, *, segments=0):
+    uri = store.uri_for(key)
+    size = None
+    if not segments:
         try:
-            referenced.add(store.key_of(value))
-        except InvalidLocation:
-            continue
-    orphans = []
-    for key in sorted(keys - referenced):
-        if key.startswith(STAGING_PREFIX):
-            if writing.get(key.removeprefix(STAGING_PREFIX)) in STAGING_KEPT:
-                continue
-            detail = "staged data of an image that is not uploading or importing"
-        else:
-            if key in writing:
-                continue
-            detail = "no location references this object"
-        orphans.append(Finding(image_id=None, store=store.name,
-                               location=redact(store.uri_for(key)),
-                               finding=Result.ORPHAN, detail=detail))
-    return orphans
+            size = store.size(uri)
+        except StoreError:
+            size = None
+    what = f"{segments} segment(s) of {key}, with no object {key}" if segments else \
+        "no database references this object"
+    if row is not None:
+        result = Result.LEFTOVER
+        detail = (f"{what}; written by this portal ({row.purpose} of image {row.image_id}, "
+                  f"started {row.started_at:%Y-%m-%d %H:%M:%S} UTC) and never recorded")
+    else:
+        result = Result.FOREIGN
+        detail = f"{what}; not written by this portal: left as it is"
+    return Finding(image_id=row.image_id if row is not None else None, store=store.name,
+                   location=redact(uri), finding=result, detail=detail, size=size)
 
 
 def findings_record(findings, *, deep=False, using="default"):
-    """Write findings as AuditFinding rows, in the portal's own database only."""
-    if using != RECORD_ALIAS:
-        return []
+    """Write findings as AuditFinding rows in the portal's own database, each naming the
+    database (`using`) whose records were audited."""
     rows = [AuditFinding(image_id=f.image_id, location_id=f.location_id, store=f.store[:64],
-                         location=f.location, finding=f.finding, detail=f.detail, deep=deep)
+                         location=f.location, finding=f.finding, detail=f.detail, deep=deep,
+                         database=using, size=f.size)
             for f in findings]
     return AuditFinding.objects.using(RECORD_ALIAS).bulk_create(rows, batch_size=BATCH_SIZE)
 
@@ -225,9 +303,10 @@ def _in_store(location, store_name):
         return location.store == store_name
 
 
-def findings_last(*, location_ids=None, image_id=None):
-    """The newest finding of each location (of the given locations or image)."""
-    rows = AuditFinding.objects.using(RECORD_ALIAS).exclude(location_id=None)
+def findings_last(*, location_ids=None, image_id=None, database=RECORD_ALIAS):
+    """The newest finding of each location (of the given locations or image) of `database`."""
+    rows = AuditFinding.objects.using(RECORD_ALIAS).filter(database=database).exclude(
+        location_id=None)
     if location_ids is not None:
         rows = rows.filter(location_id__in=list(location_ids))
     if image_id is not None:

@@ -7,21 +7,18 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from images.exceptions import (Conflict, Forbidden, Gone, Invalid, NoData, NotFound,
-                               StoreFailed, TooLarge, UnsupportedContent)
-from images.inspection import ImageContentError, InspectingReader
-from images.models import (Image, ImageLocation,
-                           ImageProperty, ImageTag)
+                               StoreFailed, TooLarge)
+from images.models import Image, ImageLocation, ImageProperty, ImageTag, StoreWrite
 from images.selectors import image_locations
 from images.services.properties import property_drop, property_set
 from images.services.quotas import DataQuota
-from stores.exceptions import (InvalidLocation, SizeCapExceeded,
-                               SizeMismatch, StoreError, StoreReadOnly, UnknownStore)
+from images.services.writes import (HASH_ALGO, Purpose, data_write, journal_close_all,
+                                    written_recorded, written_remove)
+from stores.exceptions import InvalidLocation, StoreError, UnknownStore
 from stores.registry import all_stores, get_store, store_for_uri
-from stores.streams import HashingReader, SizeLimitedReader
 
 logger = logging.getLogger(__name__)
 
-HASH_ALGO = "sha512"
 # Hidden image property holding the URI of data staged for a glance-direct import.
 STAGING_PROPERTY = "os_glance_staging_uri"
 # Hidden image property with the reason the last upload failed, so that an image back in
@@ -83,29 +80,29 @@ def image_upload(*, image, stream, store_name=None, expected_size=None):
         if image.deleted:
             raise NotFound(f"No image found with ID {image.id}")
         raise Conflict(f"Image status transition from {image.status} to saving is not allowed")
-    algo = image.os_hash_algo or HASH_ALGO
-    content = content_reader(image, SizeLimitedReader(
-        quota.reader(stream), expected_size=expected_size, cap=settings.IMAGE_SIZE_CAP))
     try:
-        quota.start()
-        uri, size, md5, digest = save_hashed(store, image.id, content, algo,
-                                             check=content.finish)
+        written = data_write(image=image, store=store, stream=stream, purpose=Purpose.UPLOAD,
+                             quota=quota, expected_size=expected_size)
     except BaseException as exc:
         _requeue(image)
         _note_upload_error(image, getattr(exc, "message", None) or str(exc) or
                            type(exc).__name__)
         raise
+    size = written.size
     try:
         with transaction.atomic():
-            fields = dict(size=size, checksum=md5, os_hash_algo=algo, os_hash_value=digest,
-                          virtual_size=content.virtual_size())
+            fields = dict(size=size, checksum=written.md5,
+                          os_hash_algo=image.os_hash_algo or HASH_ALGO,
+                          os_hash_value=written.digest, virtual_size=written.virtual_size)
             quota.check_final(size)
             if not _set_status(image, expected=[Status.SAVING], status=Status.ACTIVE, **fields):
                 raise Gone(f"Image {image.id} was deleted during the upload")
-            ImageLocation.objects.create(image=image, value=uri, meta_data={"store": store.name})
+            ImageLocation.objects.create(image=image, value=written.uri,
+                                         meta_data={"store": store.name})
             property_drop(image, UPLOAD_ERROR_PROPERTY)
+            written_recorded(written)
     except BaseException:
-        _remove_quietly(store, uri)  # first, and whether or not the database answers
+        written_remove(store, written)  # first, and whether or not the database answers
         _requeue(image)
         raise
     logger.info("image %s: %d bytes saved in store %s", image.id, size, store.name)
@@ -135,50 +132,6 @@ def _requeue(image):
 
 def _note_upload_error(image, message):
     property_set(image, UPLOAD_ERROR_PROPERTY, str(message)[:2000])
-
-
-def content_reader(image, stream):
-    """`stream` inspected on its way: read() raises once the data shows it is not in the
-    image's disk_format, or is unsafe (see images.inspection)."""
-    return InspectingReader(stream, disk_format=image.disk_format,
-                            container_format=image.container_format)
-
-
-def _upload_error(exc, store):
-    if isinstance(exc, ImageContentError):
-        return UnsupportedContent(f"{exc}. Nothing was kept.")
-    if isinstance(exc, SizeCapExceeded):
-        return TooLarge(str(exc))
-    if isinstance(exc, SizeMismatch):
-        return Invalid(str(exc))
-    if isinstance(exc, StoreReadOnly):
-        return Gone(str(exc))
-    if isinstance(exc, StoreError):
-        return StoreFailed(f"{exc} Nothing was kept." if f"'{store.name}'" in str(exc)
-                           else f"Store '{store.name}' failed: {exc}. Nothing was kept.")
-    return exc
-
-
-def save_hashed(store, key, source, algo, *, check=None):
-    """Stream `source` into `store` once, hashed on the way (md5 and `algo`).
-
-    Returns (uri, size, md5, digest). `check`, when given, runs once the data is saved;
-    an error from it removes the object. Nothing is left in the store when this raises;
-    store and stream errors come out as the API's errors.
-    """
-    reader = HashingReader(source, ("md5", algo))
-    uri = None
-    try:
-        uri = store.save(key, reader)
-        digests = reader.hexdigests()
-        if check is not None:
-            check()
-    except BaseException as exc:
-        reader.close()
-        if uri is not None:
-            _remove_quietly(store, uri)
-        raise _upload_error(exc, store) from exc
-    return uri, reader.size, digests["md5"], digests[algo]
 
 
 def _remove_quietly(store, uri):
@@ -241,8 +194,11 @@ def staged_remove(image):
     row = ImageProperty.objects.filter(image=image, name=STAGING_PROPERTY).first()
     if row is None:
         return
+    store = staging_store()
     try:
-        staging_store().delete(row.value)
+        store.delete(row.value)
+        journal_close_all(store=store.name, key=store.key_of(row.value),
+                          outcome=StoreWrite.Outcome.REMOVED)
     except (StoreError, InvalidLocation):
         logger.exception("image %s: staged data not removed", image.id)
         return
@@ -332,32 +288,40 @@ def stores_health():
 
 
 
-def location_copy(*, image, store_name):
-    """Copy the image's data into another store: source → md5 + sha512 → store, once.
+def copy_write(*, image, store, progress=None):
+    """Copy the image's data into `store` from its best location: source → md5 + sha512 →
+    store, once. Returns (Written, source location); bytes that do not hash to the image's
+    checksums are removed and refused. The one copy flow: location_copy and copy-image."""
+    source, source_location = image_download(image=image)
+    with source:
+        written = data_write(image=image, store=store, stream=source, purpose=Purpose.COPY,
+                             inspect=False, progress=progress,
+                             expect=(image.size, image.checksum, image.os_hash_value))
+    return written, source_location
 
-    The new location is recorded only when the copied bytes hash to the image's checksums;
-    otherwise the copy is removed and StoreFailed raised.
+
+def location_copy(*, image, store_name):
+    """Copy the image's data into another store and record the new location.
+
+    The location is recorded only when the copied bytes hash to the image's checksums, and
+    the image is still active; otherwise nothing is kept.
     """
     target = store_get(store_name, writable=True)
     if image.status != Status.ACTIVE:
         raise Conflict(f"Only an active image can be copied (image is {image.status})")
     if any(loc.store == target.name for loc in image_locations(image)):
         raise Invalid(f"Image {image.id} is already in store '{target.name}'")
-    source, source_location = image_download(image=image)
-    with source:
-        uri, *got = save_hashed(target, image.id, source,
-                                image.os_hash_algo or HASH_ALGO)
-    if tuple(got) != (image.size, image.checksum, image.os_hash_value):
-        _remove_quietly(target, uri)
-        raise StoreFailed(f"The copy of image {image.id} from store "
-                          f"'{source_location.store}' does not match the image's checksums; "
-                          "nothing was kept")
-    with transaction.atomic():
-        current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None or current.status != Status.ACTIVE:
-            _remove_quietly(target, uri)
-            raise Conflict(f"Image {image.id} changed during the copy; nothing was kept")
-        location = ImageLocation.objects.create(image=image, value=uri,
-                                                meta_data={"store": target.name})
+    written, source_location = copy_write(image=image, store=target)
+    try:
+        with transaction.atomic():
+            current = Image.objects.select_for_update().filter(pk=image.pk).first()
+            if current is None or current.status != Status.ACTIVE:
+                raise Conflict(f"Image {image.id} changed during the copy; nothing was kept")
+            location = ImageLocation.objects.create(image=image, value=written.uri,
+                                                    meta_data={"store": target.name})
+            written_recorded(written)
+    except BaseException:
+        written_remove(target, written)
+        raise
     logger.info("image %s: copied from %s to %s", image.id, source_location.store, target.name)
     return location

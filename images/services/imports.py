@@ -12,17 +12,16 @@ from django.utils import timezone
 
 from images.exceptions import (Conflict, ImageError, Invalid, NotFound, QuotaExceeded,
                                StoreFailed, UnsupportedContent)
-from images.inspection import ImageContentError
 from images.models import Image, ImageLocation, Task, TaskInfo
-from images.services.data import (HASH_ALGO, STAGING_PROPERTY, UPLOAD_ERROR_PROPERTY,
-                                  _note_upload_error, _remove_quietly, _set_status,
-                                  _upload_error, content_reader, image_download, save_hashed,
+from images.services.data import (STAGING_PROPERTY, UPLOAD_ERROR_PROPERTY,
+                                  _note_upload_error, _remove_quietly, _set_status, copy_write,
                                   staged_remove, staging_store)
 from images.services.properties import property_drop, property_get, property_set
 from images.services.quotas import DataQuota, check_activation, check_import
+from images.services.writes import (HASH_ALGO, Purpose, data_write, written_recorded,
+                                    written_remove)
 from stores.exceptions import StoreError, StreamError
 from stores.registry import all_stores, get_store
-from stores.streams import SizeLimitedReader
 
 logger = logging.getLogger(__name__)
 Status = Image.Status
@@ -55,30 +54,24 @@ def image_stage(*, image, stream, expected_size=None):
                        "allowed")
     store = staging_store()
     # Inspected here too, so that bad data is refused with an answer to this request, not
-    # later by a failing import task.
-    reader = content_reader(image, SizeLimitedReader(quota.reader(stream),
-                                                     expected_size=expected_size,
-                                                     cap=settings.IMAGE_SIZE_CAP))
-    uri = None
+    # later by a failing import task. Hashed only when it is imported.
     try:
-        quota.start()
-        uri = store.save(_staging_key(image), reader)
-        reader.finish()
+        written = data_write(image=image, store=store, stream=stream, purpose=Purpose.STAGE,
+                             key=_staging_key(image), quota=quota, expected_size=expected_size,
+                             hashed=False)
     except BaseException as exc:
-        if uri is not None:
-            _remove_quietly(store, uri)
         _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
-        error = _upload_error(exc, store)
-        if isinstance(error, UnsupportedContent):
-            _note_upload_error(image, error.message)
-        raise error from exc
+        if isinstance(exc, UnsupportedContent):
+            _note_upload_error(image, exc.message)
+        raise
     try:
         with transaction.atomic():
-            quota.check_final(reader.size)
-            property_set(image, STAGING_PROPERTY, uri)
-            Image.objects.filter(pk=image.pk).update(size=reader.size)
+            quota.check_final(written.size)
+            # The journal row stays open while the data is staged: staged_remove closes it.
+            property_set(image, STAGING_PROPERTY, written.uri)
+            Image.objects.filter(pk=image.pk).update(size=written.size)
     except BaseException:
-        _remove_quietly(store, uri)
+        written_remove(store, written)
         _set_status(image, expected=[Status.UPLOADING], status=Status.QUEUED, size=None)
         raise
     return image
@@ -193,9 +186,7 @@ class _Progress:
         return chunk
 
 
-def _open_source(image, method, fetch):
-    if method == "copy-image":
-        return image_download(image=image)[0]
+def _open_staged(image):
     staged = property_get(image, STAGING_PROPERTY)
     if not staged:
         raise StoreFailed("No staged data for this image")
@@ -226,8 +217,8 @@ def image_import_run(*, task, fetch=None):
         try:
             _web_download_to_staging(image, request["method"]["uri"], fetch, task)
         except (ImageError, StoreError, StreamError, ValueError, OSError) as exc:
-            if isinstance(exc, ImageContentError):
-                _note_upload_error(image, f"{exc}. Nothing was kept.")
+            if isinstance(exc, UnsupportedContent):
+                _note_upload_error(image, exc.message)
             return _finish(task, image, method, written=[], failed=names, error=exc)
     algo = image.os_hash_algo or HASH_ALGO
     expected = None if method != "copy-image" else \
@@ -243,27 +234,22 @@ def image_import_run(*, task, fetch=None):
             _progress_done(image, name)
             continue
         try:
-            source = _open_source(image, method, fetch)
-            check = None
-            with source:
-                reader = SizeLimitedReader(source, cap=settings.IMAGE_SIZE_CAP)
-                if method != "copy-image":  # an active image's data passed when it came in
-                    reader = content_reader(image, reader)
-                    check = reader.finish
-                uri, *got = save_hashed(store, image.id, _Progress(reader, task), algo,
-                                        check=check)
-            if check is not None:
-                virtual_size = reader.virtual_size()
-            got = tuple(got)
+            progress = lambda reader: _Progress(reader, task)  # noqa: E731
+            if method == "copy-image":
+                written_now, _ = copy_write(image=image, store=store, progress=progress)
+            else:
+                with _open_staged(image) as source:
+                    written_now = data_write(image=image, store=store, stream=source,
+                                             purpose=Purpose.IMPORT, expect=expected,
+                                             progress=progress)
+                virtual_size = written_now.virtual_size
             if expected is None:
-                expected = got
-            elif got != expected:
-                _remove_quietly(store, uri)
-                raise StoreFailed(f"The data written to store '{name}' does not match the "
-                                  "image's checksums")
-            ImageLocation.objects.create(image=image, value=uri, meta_data={"store": name},
-                                         status="active")
-            written.append((store, uri))
+                expected = written_now.sums
+            with transaction.atomic():
+                ImageLocation.objects.create(image=image, value=written_now.uri,
+                                             meta_data={"store": name}, status="active")
+                written_recorded(written_now)
+            written.append((store, written_now.uri))
             if method != "copy-image" and not must_succeed and len(written) == 1:
                 refused = _activate(image, expected, algo, virtual_size)
                 if refused:
@@ -288,14 +274,14 @@ def image_import_run(*, task, fetch=None):
 
 def _web_download_to_staging(image, uri, fetch, task):
     store = staging_store()
-    quota = DataQuota(image, resource="image_size_total")
     with fetch(uri) as response:
         # Inspected while it downloads: a refused 50 GiB download stops after its first MiB.
-        reader = _Progress(content_reader(image, SizeLimitedReader(
-            quota.reader(response), expected_size=response.length,
-            cap=settings.IMAGE_SIZE_CAP)), task)
-        staged = store.save(_staging_key(image), reader)
-    property_set(image, STAGING_PROPERTY, staged)
+        written = data_write(image=image, store=store, stream=response,
+                             purpose=Purpose.WEB_DOWNLOAD, key=_staging_key(image),
+                             quota=DataQuota(image, resource="image_size_total"),
+                             expected_size=response.length, hashed=False,
+                             progress=lambda reader: _Progress(reader, task))
+    property_set(image, STAGING_PROPERTY, written.uri)
 
 
 def _activate(image, expected, algo, virtual_size):

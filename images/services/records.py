@@ -1,13 +1,20 @@
 """Image records: create, update, tags, members, deactivate."""
+import logging
+import uuid
+
 from django.db import transaction
 from django.utils import timezone
 
 from images.exceptions import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from images.models import (CONTAINER_FORMATS, DISK_FORMATS, Image, ImageMember,
                            ImageProperty, ImageTag)
-from images.selectors import is_uuid
+from images.selectors import is_uuid, reference_aliases
 from images.services.properties import property_drop, property_set
 from images.services.quotas import check_image_create
+from stores.exceptions import StoreError
+from stores.registry import all_stores
+
+logger = logging.getLogger(__name__)
 
 Status = Image.Status
 # Glance's per-image quotas (image_property_quota, image_tag_quota, image_member_quota).
@@ -21,6 +28,35 @@ def _check_choice(field, value, allowed):
 
 
 @transaction.atomic
+def _check_new_id(image_id):
+    """A client-chosen id: a canonical UUID that names nothing yet, here or in a shared store.
+
+    Ids are never reused, not even those of deleted images (OSSN-0075). An image id is also
+    its objects' name in every store, and stores are shared: an id that a Glance database
+    holds, or under which some store already keeps an object (a Glance image not imported
+    yet: its id is public), would have this portal write over someone else's data.
+    """
+    if not is_uuid(image_id) or str(uuid.UUID(image_id)) != image_id:
+        raise Invalid(f"Invalid image id '{image_id}': it must be a UUID in canonical form "
+                      "(lower-case hexadecimal, 8-4-4-4-12)")
+    if any(Image.all_objects.using(alias).filter(pk=image_id).exists()
+           for alias in reference_aliases()):
+        raise Conflict(f"Image with identifier {image_id} already exists!")
+    for store in all_stores():
+        if store.read_only:
+            continue
+        try:
+            taken = store.exists(store.uri_for(image_id))
+        except StoreError:
+            # The write itself never replaces an object (exclusive create): a store that
+            # cannot answer now is checked again, safely, when data is written.
+            logger.warning("store %s: could not check for an object %s", store.name, image_id)
+            continue
+        if taken:
+            raise Conflict(f"Store '{store.name}' already holds an object named {image_id}, "
+                           "which is not this portal's: choose another id")
+
+
 def image_create(*, owner, id=None, name=None, disk_format=None, container_format=None,
                  visibility=Image.Visibility.SHARED, protected=False, os_hidden=False,
                  min_disk=0, min_ram=0, tags=(), properties=None):
@@ -34,12 +70,7 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
     if name is not None and len(name) > 255:
         raise Invalid("name is longer than 255 characters")
     if id is not None:
-        if not is_uuid(id):
-            raise Invalid(f"Invalid image id '{id}': it must be a UUID")
-        id = str(id).lower()
-        # Ids are never reused, not even those of deleted images (OSSN-0075).
-        if Image.all_objects.filter(pk=id).exists():
-            raise Conflict(f"Image with identifier {id} already exists!")
+        _check_new_id(id)
     image = Image(owner=owner, name=name, disk_format=disk_format,
                   container_format=container_format, visibility=visibility,
                   protected=protected, os_hidden=os_hidden, min_disk=min_disk, min_ram=min_ram,

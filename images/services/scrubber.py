@@ -2,6 +2,8 @@
 cleans what interrupted uploads and imports left in the stores.
 
 Glance's glance-scrubber does the first two (`delayed_delete`, `scrub_time`, `--restore`).
+Of what no database references, only objects the write journal proves this portal wrote
+are ever removed: stores are shared with a Glance and other writers.
 Every step re-checks the database under a row lock, so two scrubbers at once (two beat
 schedules, a command beside the worker) remove each object once, and a restore never races
 a removal: a location being scrubbed is locked, and a restored one is `active` again.
@@ -20,7 +22,8 @@ from images.selectors import is_uuid
 from images.services.audit import Result, store_orphans
 from images.services.data import UPLOAD_ERROR_PROPERTY, _set_status
 from images.services.properties import property_set
-from images.services.repair import orphan_delete
+from images.services.repair import leftover_delete
+from images.services.writes import journal_rows_open
 from stores.exceptions import InvalidLocation, StoreError, StoreReadOnly
 from stores.locations import redact
 from stores.registry import all_stores, store_for_uri
@@ -207,12 +210,14 @@ def stale_uploads_reset(*, now, dry_run=False, report=None):
 
 
 def leftovers_scrub(*, now, dry_run=False, report=None):
-    """Remove objects no location references (data of interrupted uploads, copies and
-    imports, staged data of failed imports) once they are LEFTOVER_AGE old.
+    """Remove what interrupted uploads, copies and imports of this portal left (staged data
+    of failed imports included) once LEFTOVER_AGE old: the objects and segments that the
+    write journal shows the portal wrote and nothing references.
 
-    The orphans are the audit's (audit.store_orphans: objects of uploads in flight are not
-    orphans); each is re-checked and removed by repair.orphan_delete. A store that cannot be
-    listed is skipped until the next run.
+    Candidates are the audit's `leftover`s (audit.store_orphans) and every journal row still
+    open, so segments whose object is already gone are found too; each is re-checked and
+    removed by repair.leftover_delete. A `foreign` object, which the portal did not write, is
+    never touched. A store that cannot be listed is skipped until the next run.
     """
     report = report or ScrubReport()
     stale_uploads_reset(now=now, dry_run=dry_run, report=report)
@@ -220,16 +225,22 @@ def leftovers_scrub(*, now, dry_run=False, report=None):
     for store in all_stores():
         if store.read_only:
             continue
-        for finding in store_orphans(store):
-            if finding.finding != Result.ORPHAN:  # the store could not be listed
-                logger.warning("scrubber: store %s skipped: %s", store.name, finding.detail)
-                continue
-            entry = (None, store.name, finding.location)
+        findings = store_orphans(store)
+        if any(finding.finding == Result.UNREACHABLE for finding in findings):
+            logger.warning("scrubber: store %s skipped: %s", store.name, findings[0].detail)
+            continue
+        keys = {store.key_of(finding.location) for finding in findings
+                if finding.finding == Result.LEFTOVER}
+        keys.update(journal_rows_open(store=store.name, started_before=older_than)
+                    .values_list("key", flat=True))
+        for key in sorted(keys):
+            location = store.uri_for(key)
+            entry = (None, store.name, redact(location))
             try:
-                orphan_delete(store_name=store.name, location=finding.location,
-                              older_than=older_than, dry_run=dry_run)
+                leftover_delete(store_name=store.name, location=location,
+                                older_than=older_than, dry_run=dry_run)
             except (ImageError, StoreError) as exc:
-                report.kept_leftovers.append((*entry[:2], f"{finding.location}: "
+                report.kept_leftovers.append((*entry[:2], f"{entry[2]}: "
                                               f"{getattr(exc, 'message', exc)}"))
                 continue
             report.leftovers.append(entry)

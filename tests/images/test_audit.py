@@ -1,4 +1,5 @@
-"""Location audits: findings per location, orphans per store, rows kept, nothing changed."""
+"""Location audits: findings per location, unreferenced objects per store (leftover or
+foreign), rows kept, nothing changed."""
 import io
 import json
 import os
@@ -8,7 +9,7 @@ from django.core.management import call_command
 from django.forms.models import model_to_dict
 
 from images import tasks
-from images.models import AuditFinding, Image, ImageLocation
+from images.models import AuditFinding, Image, ImageLocation, StoreWrite
 from images.services.audit import (audit_run, findings_record, location_audit,
                                    store_orphans)
 from stores.registry import get_store
@@ -108,14 +109,27 @@ def test_a_swift_store_that_is_down_is_unreachable_not_missing(portal_with_swift
     assert audit(image).finding == "ok"
 
 
-def test_a_stray_file_and_the_staged_data_of_a_queued_image_are_orphans(file_stores):
-    image, _ = factories.active_image(DATA)
+def test_unreferenced_objects_the_portal_did_not_write_are_foreign_with_their_size(file_stores):
+    factories.active_image(DATA)
     queued = factories.image()
     (file_stores["fast"] / "stray").write_bytes(b"x")
-    (file_stores["fast"] / f"staging-{queued.id}").write_bytes(b"x")
+    (file_stores["fast"] / f"staging-{queued.id}").write_bytes(b"xyz")
     orphans = store_orphans(get_store("fast"))
-    assert sorted((o.location.rsplit("/", 1)[1], o.finding, o.image_id) for o in orphans) == [
-        (f"staging-{queued.id}", "orphan", None), ("stray", "orphan", None)]
+    assert sorted((o.location.rsplit("/", 1)[1], o.finding, o.image_id, o.size)
+                  for o in orphans) == [(f"staging-{queued.id}", "foreign", None, 3),
+                                        ("stray", "foreign", None, 1)]
+    assert all("not written by this portal" in o.detail for o in orphans)
+
+
+def test_an_unreferenced_object_the_journal_shows_the_portal_wrote_is_a_leftover(file_stores):
+    queued = factories.image()
+    store = get_store("fast")
+    StoreWrite.objects.create(store="fast", key=queued.id, image_id=queued.id,
+                              purpose=StoreWrite.Purpose.UPLOAD)
+    (file_stores["fast"] / queued.id).write_bytes(b"half an upload")
+    [finding] = store_orphans(store)
+    assert (finding.finding, finding.image_id, finding.size) == ("leftover", queued.id, 14)
+    assert "upload of image" in finding.detail
 
 
 def test_objects_of_images_still_being_written_are_not_orphans(file_stores):
@@ -150,7 +164,7 @@ def test_each_run_adds_rows_and_changes_nothing_else(file_stores):
     assert [(r.finding, r.deep, r.store) for r in good_rows] == [("ok", True, "fast"),
                                                                  ("ok", False, "fast")]
     assert [r.finding for r in bad_rows] == ["size_mismatch", "size_mismatch"]
-    assert AuditFinding.objects.filter(finding="orphan", image_id=None).count() == 2
+    assert AuditFinding.objects.filter(finding="foreign", image_id=None).count() == 2
 
 
 def test_a_run_limited_to_one_store_checks_only_that_store(file_stores):
@@ -161,12 +175,13 @@ def test_a_run_limited_to_one_store_checks_only_that_store(file_stores):
     assert [(f.image_id, f.finding) for f in findings] == [(fast.id, "ok")]
 
 
-def test_findings_are_recorded_only_in_the_portal_database(file_stores):
+def test_findings_are_kept_in_the_portal_database_naming_the_database_audited(file_stores):
     factories.active_image(DATA)
     findings = audit_run(using="default")
     assert AuditFinding.objects.count() == len(findings) == 1
-    assert findings_record(findings, using="glance") == []
-    assert AuditFinding.objects.count() == 1
+    findings_record(findings, using="glance")
+    assert sorted(AuditFinding.objects.values_list("database", flat=True)) == ["default",
+                                                                                "glance"]
 
 
 def test_progress_is_reported_per_location(file_stores):
@@ -186,14 +201,14 @@ def test_the_command_prints_json_findings_and_exits_0_when_all_is_ok(file_stores
                                 "finding": "ok", "detail": ""}]
 
 
-def test_the_command_exits_1_and_lists_orphans_with_no_image(file_stores):
+def test_the_command_exits_1_and_lists_foreign_objects_with_no_image(file_stores):
     image, _ = factories.active_image(DATA)
     path_of(file_stores, image).unlink()
     (file_stores["cheap"] / "stray").write_bytes(b"x")
     status, out = run_command("--format", "json")
     assert status == 1
     findings = {(f["finding"], f["store"], f["image_id"]) for f in json.loads(out)}
-    assert findings == {("missing", "fast", image.id), ("orphan", "cheap", None)}
+    assert findings == {("missing", "fast", image.id), ("foreign", "cheap", None)}
 
 
 def test_the_text_report_counts_findings_and_lists_the_problems(file_stores):

@@ -211,22 +211,32 @@ def test_router_never_routes_a_write_or_a_migration_to_glance():
     assert router.allow_relation(image, other) is True
 
 
-@pytest.fixture
-def glance_copy(tmp_path):
-    """A copy of the Glance database and its image files, with a portal whose stores `fast`
-    and `cheap` hold those files and name the folders Glance wrote in its locations."""
+def glance_portal(tmp_path, *, settings="", mtime=None, extra=()):
+    """A copy of the Glance database and its image files (plus `extra` files: (store, name,
+    bytes)), with a portal whose stores `fast` and `cheap` hold those files and name the
+    folders Glance wrote in its locations. `mtime` ages every file; `settings` are more
+    top-level TOML lines. Returns (copy, env)."""
     copy = tmp_path / "glance"
     shutil.copytree(GLANCE_DB, copy)
+    for store, name, data in extra:
+        (copy / "images" / store / name).write_bytes(data)
     for path in copy.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
     config = tmp_path / "portal.toml"
-    config.write_text('default_store = "fast"\n' + "".join(
+    config.write_text('default_store = "fast"\n' + settings + "".join(
         f'[stores.{name}]\nbackend = "file"\nroot = "{copy / "images" / name}"\n'
         f'location_root = "/var/lib/glance/images/{name}"\n' for name in ("fast", "cheap")))
     env = portal_env(tmp_path, f"sqlite:///{copy / 'glance.sqlite'}")
     env["PORTAL_CONFIG"] = str(config)
     manage(env, "migrate", "--noinput", "-v0")
     return copy, env
+
+
+@pytest.fixture
+def glance_copy(tmp_path):
+    return glance_portal(tmp_path)
 
 
 def audit(env, *args):
@@ -265,7 +275,7 @@ def test_auditing_a_damaged_copy_names_each_problem(glance_copy):
     assert shallow[("3aa2181a-dd1a-45bb-b7ac-726d1614e417", "fast")] == "missing"
     assert shallow[("f26f770c-e1b3-4008-9244-293bd7105685", "cheap")] == "size_mismatch"
     assert shallow[("15b50981-e48a-43e3-a1e0-3d73e291974a", "fast")] == "ok"
-    assert shallow[(None, "cheap")] == "orphan"
+    assert shallow[(None, "cheap")] == "foreign"
     _, deep = audit(env, "--deep")
     assert deep[("15b50981-e48a-43e3-a1e0-3d73e291974a", "fast")] == "checksum_mismatch"
     assert deep[("92e430df-315d-4a85-a137-90e6d21b6fa3", "cheap")] == "ok"

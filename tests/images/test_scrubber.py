@@ -143,6 +143,7 @@ def test_dry_run_lists_what_would_go_and_changes_nothing(delayed, settings):
     settings.SCRUB_TIME = 0
     image, data = pending_image(stores=("fast",))
     leftover = delayed["cheap"] / factories.image().id
+    factories.journaled("cheap", leftover.name)
     leftover.write_bytes(b"partial")
     age(leftover, 2 * HOUR)
     out = io.StringIO()
@@ -171,6 +172,7 @@ def test_the_scrub_task_runs_every_five_minutes_and_for_leftovers_nightly(delaye
     settings.SCRUB_TIME = 0
     image, _ = pending_image(stores=("fast",))
     leftover = delayed["cheap"] / factories.image().id
+    factories.journaled("cheap", leftover.name)
     leftover.write_bytes(b"partial")
     age(leftover, 2 * HOUR)
     counts = scrub_task(**entry["kwargs"])
@@ -283,27 +285,34 @@ def test_a_restore_during_a_removal_waits_and_then_refuses(delayed, settings):
     assert location_states(image) == [("fast", "deleted", True)]
 
 
-def test_a_leftover_of_an_interrupted_upload_goes_and_a_fresh_upload_stays(delayed):
+def test_a_journaled_leftover_goes_and_foreign_objects_and_fresh_writes_stay(delayed):
     fast = delayed["fast"]
     interrupted = factories.image()  # queued again after its upload died half-way
+    factories.journaled("fast", interrupted.id)
     (fast / interrupted.id).write_bytes(b"half an upload")
     age(fast / interrupted.id, 2 * HOUR)
-    unknown = fast / "0d1c6f3e-58c4-4b0a-9d4e-9f6d0f3c2a11"  # no image row at all
-    unknown.write_bytes(b"x")
-    age(unknown, 2 * HOUR)
+    foreign = fast / "0d1c6f3e-58c4-4b0a-9d4e-9f6d0f3c2a11"  # written by someone else
+    foreign.write_bytes(b"x")
+    age(foreign, 2 * HOUR)
+    orphan = factories.image()  # an image of ours, but this object is not in the journal
+    (fast / orphan.id).write_bytes(b"not ours")
+    age(fast / orphan.id, 2 * HOUR)
     in_flight = factories.image()
     Image.objects.filter(pk=in_flight.pk).update(status=Image.Status.SAVING,
                                                  updated_at=timezone.now())
+    factories.journaled("fast", in_flight.id)
     (fast / in_flight.id).write_bytes(b"being written")
     age(fast / in_flight.id, 2 * HOUR)  # old data, but its upload is running
     recent = factories.image()
+    factories.journaled("fast", recent.id, seconds_ago=60)
     (fast / recent.id).write_bytes(b"just written")  # e.g. a copy about to be recorded
     live, live_data = factories.active_image()
     age(fast / live.id, 2 * HOUR)
     report = leftovers_scrub(now=timezone.now())
-    assert sorted(loc for _, _, loc in report.leftovers) == sorted(
-        [f"file://{fast}/{interrupted.id}", f"file://{unknown}"])
-    assert sorted(os.listdir(fast)) == sorted([in_flight.id, recent.id, live.id])
+    assert [loc for _, _, loc in report.leftovers] == [f"file://{fast}/{interrupted.id}"]
+    assert sorted(os.listdir(fast)) == sorted([foreign.name, orphan.id, in_flight.id,
+                                               recent.id, live.id])
+    assert foreign.read_bytes() == b"x" and (fast / orphan.id).read_bytes() == b"not ours"
     assert (fast / live.id).read_bytes() == live_data
     assert Image.objects.get(pk=in_flight.pk).status == Image.Status.SAVING
 
@@ -314,6 +323,7 @@ def test_an_upload_silent_past_the_stale_time_is_reset_to_queued_and_its_data_re
     Image.objects.filter(pk=image.pk).update(
         status=Image.Status.SAVING, updated_at=timezone.now() - timedelta(seconds=2 * HOUR))
     partial = delayed["fast"] / image.id
+    factories.journaled("fast", image.id)
     partial.write_bytes(b"the worker died here")
     age(partial, 2 * HOUR)
     report = leftovers_scrub(now=timezone.now())
@@ -334,6 +344,7 @@ def test_staged_data_of_a_failed_import_goes_and_of_a_waiting_import_stays(delay
     waiting = factories.image()
     Image.objects.filter(pk=waiting.pk).update(status=Image.Status.UPLOADING)
     for image in (failed, waiting):
+        factories.journaled("fast", f"staging-{image.id}", purpose="stage")
         (fast / f"staging-{image.id}").write_bytes(b"staged")
         age(fast / f"staging-{image.id}", 2 * HOUR)
     leftovers_scrub(now=timezone.now())

@@ -12,7 +12,8 @@ from stores.registry import get_store
 
 class Command(BaseCommand):
     help = ("Check every image location (present, right size and, with --deep, right "
-            "checksums) and look for orphan objects in the stores; print a report. Nothing is "
+            "checksums) and look for objects no database references: leftovers this portal "
+            "wrote, and foreign objects it did not; print a report. Nothing is "
             "changed. Exit status 0 when everything is ok, 1 otherwise.")
 
     def add_arguments(self, parser):
@@ -20,8 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--deep", action="store_true",
                             help="also read every object and compare its md5 and sha512")
         parser.add_argument("--database", default="default",
-                            help="database alias to read (findings are recorded only for "
-                                 "'default')")
+                            help="database alias whose records are audited ('glance': the "
+                                 "Glance database); findings are kept in the portal's own")
         parser.add_argument("--format", choices=("text", "json"), default="text")
 
     def handle(self, *args, store=None, deep=False, database="default", format="text", **opts):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         # The text report needs only the counts and the problems, so memory stays flat
         # however many locations there are; the JSON report lists every finding.
         findings = audit_run(store_name=store, deep=deep, using=database,
-                             record=database == "default", progress=progress, tally=tally,
+                             record=True, progress=progress, tally=tally,
                              keep=None if format == "json" else (lambda f: not f.ok))
         if progress:
             progress.out.write("\n")  # the bar ends its line; stdout keeps the report clean
