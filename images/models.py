@@ -343,6 +343,9 @@ class StoreWrite(models.Model):
     host = models.CharField(max_length=255, blank=True, default="")
     pid = models.IntegerField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
+    # Moved forward while the write goes on: a write still running is never a leftover,
+    # however long ago it started.
+    touched_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="")
 

@@ -102,7 +102,7 @@ def _leftover_remove(store, key, *, older_than, dry_run):
         raise Conflict("This portal did not write that object: it is foreign, and is "
                        "removed only by an admin who confirms it")
     newest = rows[-1]
-    if older_than is not None and newest.started_at > older_than:
+    if older_than is not None and (newest.touched_at or newest.started_at) > older_than:
         raise Conflict("Written recently; kept until it is older")
     try:
         modified = store.modified(store.uri_for(key))

@@ -14,6 +14,7 @@ journal row tells the scrubber exactly what to remove later).
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,6 +38,9 @@ HOST = socket.gethostname()[:255]
 # How far a store's clock (a Swift proxy's, an S3 endpoint's) may run behind this host's
 # when a partial object's write time is compared with its journal row's start.
 CLOCK_SKEW = timedelta(minutes=5)
+# Seconds between two heartbeats of a write in progress (at most; a third of leftover_age
+# when that is shorter, so a running write always looks alive to the scrubber).
+HEARTBEAT = 30
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
         row = journal_open(store=store, key=key, image_id=image.id, purpose=purpose)
         if quota is not None:
             quota.start()
-        uri = store.save(key, hashing)
+        uri = store.save(key, _Heartbeat(hashing, row.pk))
         saved = True
         digests = hashing.hexdigests()
         if inspected is not None:
@@ -200,6 +204,23 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
             _abandon(store, key, row, saved=saved, refused=isinstance(exc, ObjectExists))
         raise store_error(exc, store) from exc
     return written
+
+
+class _Heartbeat:
+    """Moves the journal row's `touched_at` forward every few seconds while the bytes flow:
+    the scrubber takes a write silent for LEFTOVER_AGE as dead, not one that started long
+    ago (a 50 GiB copy may well run for hours)."""
+
+    def __init__(self, reader, row_id):
+        self._reader, self._row_id = reader, row_id
+        self._every = max(1.0, min(HEARTBEAT, settings.LEFTOVER_AGE / 3))
+        self._next = time.monotonic() + self._every
+
+    def read(self, n=-1):
+        if time.monotonic() >= self._next:
+            StoreWrite.objects.filter(pk=self._row_id).update(touched_at=timezone.now())
+            self._next = time.monotonic() + self._every
+        return self._reader.read(n)
 
 
 def written_recorded(written):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from images import services
 from images.exceptions import Conflict
-from images.models import Image, ImageLocation, ImageProperty
+from images.models import Image, ImageLocation, ImageProperty, StoreWrite
 from images.services.data import UPLOAD_ERROR_PROPERTY
 from images.services.scrubber import image_restore, leftovers_scrub, scrub_run
 from stores.backends.file import FileStore
@@ -373,3 +373,28 @@ def test_the_scrubber_removes_swift_data_and_a_restore_reads_it_back(
     reader, _ = services.image_download(image=Image.objects.get(pk=kept.pk))
     with reader:
         assert b"".join(reader) == kept_data
+
+
+def test_a_write_still_beating_is_kept_however_long_ago_it_started(delayed):
+    image = factories.image()  # an active image's copy in progress: nothing else says so
+    row = factories.journaled("cheap", image.id, seconds_ago=5 * HOUR)
+    StoreWrite.objects.filter(pk=row.pk).update(touched_at=timezone.now())
+    (delayed["cheap"] / image.id).write_bytes(b"copy under way")
+    age(delayed["cheap"] / image.id, 2 * HOUR)
+    report = leftovers_scrub(now=timezone.now())
+    assert report.leftovers == []
+    assert (delayed["cheap"] / image.id).read_bytes() == b"copy under way"
+
+
+def test_a_long_write_moves_its_heartbeat_forward_as_it_streams(delayed, settings):
+    settings.LEFTOVER_AGE = 3  # a heartbeat every second
+    image = factories.image()
+
+    class Slow(io.BytesIO):
+        def read(self, n=-1):
+            time.sleep(0.25)
+            return super().read(min(n, 2**16))
+
+    services.image_upload(image=image, stream=Slow(os.urandom(10 * 2**16)))
+    row = StoreWrite.objects.get(image_id=image.id)
+    assert row.touched_at is not None and row.started_at < row.touched_at <= row.closed_at
