@@ -235,14 +235,19 @@ CELERY_BEAT_SCHEDULE = {
     "audit-all-deep-weekly": {"task": "images.tasks.audit_all_task",
                               "schedule": crontab(hour=4, minute=0, day_of_week=0),
                               "kwargs": {"deep": True}},
-    # Glance's scrubber wakes up every wakeup_time = 300 seconds; leftovers need every store
-    # listed, so they are looked for nightly.
+    # Glance's scrubber wakes up every wakeup_time = 300 seconds, and then also removes the
+    # leftovers the write journal names; listing every store for the rest is nightly work.
     "scrub": {"task": "images.tasks.scrub_task", "schedule": 300,
               "kwargs": {"leftovers": False}},
     "scrub-leftovers-nightly": {"task": "images.tasks.scrub_task",
                                 "schedule": crontab(hour=5, minute=0),
                                 "kwargs": {"leftovers": True}},
 }
+if "glance" in DATABASES:
+    # The Glance database's own locations are audited too, after the portal's.
+    CELERY_BEAT_SCHEDULE["audit-glance-nightly"] = {
+        "task": "images.tasks.audit_all_task", "schedule": crontab(hour=3, minute=30),
+        "kwargs": {"deep": False, "database": "glance"}}
 
 LOGGING = {
     "version": 1,

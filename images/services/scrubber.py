@@ -50,8 +50,10 @@ class ScrubReport:
 
 
 def scrub_run(*, now=None, dry_run=False, leftovers=True):
-    """One scrubber pass: data of deleted images whose scrub time has passed, then (with
-    `leftovers`) what interrupted uploads and imports left.
+    """One scrubber pass: data of deleted images whose scrub time has passed, then what
+    interrupted uploads, copies and imports left. The write journal names those without
+    listing any store; with `leftovers` every store is listed too, for objects of the
+    portal's whose journal row was closed but that nothing references any more.
 
     A store that fails leaves its locations `pending_delete` and their image in
     `pending_delete`: the next run tries again. Returns a ScrubReport.
@@ -59,8 +61,7 @@ def scrub_run(*, now=None, dry_run=False, leftovers=True):
     now = now or timezone.now()
     report = ScrubReport()
     pending_images_scrub(now=now, dry_run=dry_run, report=report)
-    if leftovers:
-        leftovers_scrub(now=now, dry_run=dry_run, report=report)
+    leftovers_scrub(now=now, dry_run=dry_run, report=report, listing=leftovers)
     return report
 
 
@@ -209,15 +210,16 @@ def stale_uploads_reset(*, now, dry_run=False, report=None):
     return report
 
 
-def leftovers_scrub(*, now, dry_run=False, report=None):
+def leftovers_scrub(*, now, dry_run=False, report=None, listing=True):
     """Remove what interrupted uploads, copies and imports of this portal left (staged data
     of failed imports included) once LEFTOVER_AGE old: the objects and segments that the
     write journal shows the portal wrote and nothing references.
 
-    Candidates are the audit's `leftover`s (audit.store_orphans) and every journal row still
-    open, so segments whose object is already gone are found too; each is re-checked and
-    removed by repair.leftover_delete. A `foreign` object, which the portal did not write, is
-    never touched. A store that cannot be listed is skipped until the next run.
+    Candidates are the journal rows still open (a write that died: found without listing a
+    store, segments whose object is gone included) and, with `listing`, the audit's
+    `leftover`s (audit.store_orphans); each is re-checked and removed by
+    repair.leftover_delete. A `foreign` object, which the portal did not write, is never
+    touched. A store that cannot be listed is skipped until the next run.
     """
     report = report or ScrubReport()
     stale_uploads_reset(now=now, dry_run=dry_run, report=report)
@@ -225,14 +227,16 @@ def leftovers_scrub(*, now, dry_run=False, report=None):
     for store in all_stores():
         if store.read_only:
             continue
-        findings = store_orphans(store)
-        if any(finding.finding == Result.UNREACHABLE for finding in findings):
-            logger.warning("scrubber: store %s skipped: %s", store.name, findings[0].detail)
-            continue
-        keys = {store.key_of(finding.location) for finding in findings
-                if finding.finding == Result.LEFTOVER}
-        keys.update(journal_rows_open(store=store.name, started_before=older_than)
-                    .values_list("key", flat=True))
+        keys = set(journal_rows_open(store=store.name, started_before=older_than)
+                   .values_list("key", flat=True))
+        if listing:
+            findings = store_orphans(store)
+            if any(finding.finding == Result.UNREACHABLE for finding in findings):
+                logger.warning("scrubber: store %s skipped: %s", store.name,
+                               findings[0].detail)
+                continue
+            keys.update(store.key_of(finding.location) for finding in findings
+                        if finding.finding == Result.LEFTOVER)
         for key in sorted(keys):
             location = store.uri_for(key)
             entry = (None, store.name, redact(location))

@@ -171,15 +171,21 @@ def test_the_scrub_task_runs_every_five_minutes_and_for_leftovers_nightly(delaye
     assert entry["task"] in app.tasks
     settings.SCRUB_TIME = 0
     image, _ = pending_image(stores=("fast",))
-    leftover = delayed["cheap"] / factories.image().id
-    factories.journaled("cheap", leftover.name)
-    leftover.write_bytes(b"partial")
-    age(leftover, 2 * HOUR)
-    counts = scrub_task(**entry["kwargs"])
-    assert (counts["removed"], counts["deleted_images"], counts["leftovers"]) == (1, 1, 0)
-    assert row(image).status == Image.Status.DELETED and leftover.exists()
+    journaled = delayed["cheap"] / factories.image().id  # a write that died: row still open
+    factories.journaled("cheap", journaled.name)
+    journaled.write_bytes(b"partial")
+    age(journaled, 2 * HOUR)
+    closed = delayed["cheap"] / factories.image().id  # its row closed, its location gone
+    StoreWrite.objects.filter(pk=factories.journaled("cheap", closed.name).pk).update(
+        closed_at=timezone.now() - LATER, outcome=StoreWrite.Outcome.RECORDED)
+    closed.write_bytes(b"copy")
+    age(closed, 2 * HOUR)
+    counts = scrub_task(**entry["kwargs"])  # the journal alone: no store listed
+    assert (counts["removed"], counts["deleted_images"], counts["leftovers"]) == (1, 1, 1)
+    assert row(image).status == Image.Status.DELETED
+    assert not journaled.exists() and closed.exists()
     assert scrub_task(leftovers=True)["leftovers"] == 1
-    assert not leftover.exists()
+    assert not closed.exists()
 
 
 class CountingFileStore(FileStore):
