@@ -274,7 +274,7 @@ def live_portal(tmp_path_factory, swift_env, web_server):
     env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
                CELERY_BROKER_URL="redis://127.0.0.1:6379/0", PORTAL_QUEUE=f"live-{bucket}")
     portal = Portal(data_dir, env)
-    portal.bucket = bucket
+    portal.bucket, portal.s3_bucket = bucket, f"{bucket}-s3"
     portal.manage("migrate", "--noinput", "-v0")
     portal.admin_token = portal.token("admin", "--admin")
     portal.user_token = portal.token("alice", "--project", "alice-project")

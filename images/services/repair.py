@@ -1,6 +1,6 @@
 """Acting on audit findings: re-copy a broken location from a healthy copy, drop a dead
-location, remove a leftover, or (confirmed by an admin) a foreign object. Each re-checks the situation first: a finding may be
-hours old."""
+location, remove a leftover, or (confirmed by an admin) a foreign object. Each re-checks
+the situation first: a finding may be hours old."""
 from django.db import transaction
 
 from images.exceptions import Conflict, Forbidden, Invalid, NotFound

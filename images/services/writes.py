@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from images.exceptions import (Conflict, Gone, Invalid, StoreFailed, TooLarge,
@@ -48,6 +49,7 @@ class Written:
     """What one write put into a store: where, how many bytes, their digests."""
 
     uri: str
+    key: str
     size: int
     md5: str
     digest: str
@@ -191,7 +193,7 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
         digests = hashing.hexdigests()
         if inspected is not None:
             inspected.finish()
-        written = Written(uri=uri, size=hashing.size, md5=digests.get("md5"),
+        written = Written(uri=uri, key=key, size=hashing.size, md5=digests.get("md5"),
                           digest=digests.get(algo),
                           virtual_size=inspected.virtual_size() if inspected else None,
                           journal_id=row.pk)
@@ -201,7 +203,7 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
     except BaseException as exc:
         hashing.close()
         if row is not None:
-            _abandon(store, key, row, saved=saved, refused=isinstance(exc, ObjectExists))
+            _abandon(store, key, row.pk, saved=saved, refused=isinstance(exc, ObjectExists))
         raise store_error(exc, store) from exc
     return written
 
@@ -229,12 +231,12 @@ def written_recorded(written):
 
 
 def written_remove(store, written):
-    """Remove an object written but not to be kept (the database refused it afterwards)."""
-    row = StoreWrite.objects.get(pk=written.journal_id)
-    _abandon(store, row.key, row, saved=True)
+    """Remove an object written but not to be kept (the database refused it afterwards).
+    Needs no database to remove it: the database may be what failed."""
+    _abandon(store, written.key, written.journal_id, saved=True)
 
 
-def _abandon(store, key, row, *, saved, refused=False):
+def _abandon(store, key, row_id, *, saved, refused=False):
     """Deal with what a failed write left; the row stays open when that cannot be settled
     now, so the scrubber finishes it later.
 
@@ -244,12 +246,19 @@ def _abandon(store, key, row, *, saved, refused=False):
     """
     try:
         if refused:
-            journal_close(row.pk, Outcome.REFUSED)
+            outcome = Outcome.REFUSED
         elif saved:
             store.delete_partial(key)
-            journal_close(row.pk, Outcome.REMOVED)
+            outcome = Outcome.REMOVED
         elif not store.exists(store.uri_for(key)):
-            journal_close(row.pk, Outcome.REMOVED)
+            outcome = Outcome.REMOVED
+        else:
+            return
     except StoreError:
         logger.exception("store %s: partial object %s not settled; the scrubber will",
                          store.name, key)
+        return
+    try:
+        journal_close(row_id, outcome)
+    except DatabaseError:  # the row stays open; the scrubber closes it, finding nothing
+        logger.exception("write journal: row %s not closed", row_id)

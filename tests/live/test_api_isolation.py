@@ -160,7 +160,7 @@ def test_an_admin_sees_locations_without_credentials(admin, live_portal, swift_e
     assert urls["swift"] == f"swift+config://ref1/{live_portal.bucket}/{image['id']}"
     assert urls["cheap"] == f"file://{live_portal.data_dir}/images/cheap/{image['id']}"
     assert urls["s3"].startswith("s3://") and urls["s3"].endswith(
-        f"/{live_portal.bucket}/{image['id']}")
+        f"/{live_portal.s3_bucket}/{image['id']}")
     secrets = [swift_env[key] for key in ("SWIFT_KEY", "S3_ACCESS_KEY", "S3_SECRET_KEY")]
     for url in urls.values():
         assert "@" not in url and len(url) <= 255, url

@@ -90,7 +90,7 @@ def test_image_create_with_store_streams_the_file_into_that_store(
     assert_digests(shown, data)
     expected = {
         "swift": f"swift+config://ref1/{live_portal.bucket}/{image_id}",
-        "s3": f"s3://{urlparse(swift_env['S3_ENDPOINT_URL']).netloc}/{live_portal.bucket}/"
+        "s3": f"s3://{urlparse(swift_env['S3_ENDPOINT_URL']).netloc}/{live_portal.s3_bucket}/"
               f"{image_id}",
         "cheap": f"file://{live_portal.data_dir}/images/cheap/{image_id}",
     }[store]
@@ -292,7 +292,7 @@ def test_image_delete_removes_the_image_and_the_data_in_every_store(cli, live_po
     image_id = create(cli, "--name", "doomed", "--store", "s3", "--file", path,
                       token=token)["id"]
     copy_into(admin, image_id, "cheap")
-    assert s3.head_object(Bucket=live_portal.bucket, Key=image_id)["ContentLength"] == len(data)
+    assert s3.head_object(Bucket=live_portal.s3_bucket, Key=image_id)["ContentLength"] == len(data)
 
     cli("image-delete", image_id, token=token)
     gone = cli("--debug", "image-show", image_id, token=token, ok=False)
@@ -300,5 +300,5 @@ def test_image_delete_removes_the_image_and_the_data_in_every_store(cli, live_po
     assert ("GET", f"/v2/images/{image_id}", 404) in http_calls(gone.stderr)
     assert not (live_portal.data_dir / "images" / "cheap" / image_id).exists()
     with pytest.raises(ClientError) as missing:
-        s3.head_object(Bucket=live_portal.bucket, Key=image_id)
+        s3.head_object(Bucket=live_portal.s3_bucket, Key=image_id)
     assert missing.value.response["Error"]["Code"] in ("404", "NoSuchKey")
