@@ -13,7 +13,9 @@ new container `bench-audit-<random>`, reference ref1), then measures, each audit
   peak RSS at both counts shows whether memory stays flat; the same audit through
   `manage.py audit_locations --store file --format json` is timed too (wall clock);
 - shallow, Swift: --locations small objects uploaded by 16 threads (setup, not timed; cut
-  to 2,000 if the upload would take over 3 minutes).
+  to 2,000 if the upload would take over 3 minutes);
+- unreferenced, file and Swift: the same objects once no location references them, each
+  told apart as leftover or foreign (the write journal, and its size for the report).
 
 Everything is removed at the end (temp dir, Swift objects and container). A measurement,
 not a test: it exits 0 whether the targets are met or not.
@@ -303,8 +305,14 @@ reference = "ref1"
                      f"{done / command_s:.0f} loc/s", None, None,
                      {"exit": proc.returncode, "findings": len(reported)}))
 
-        # Shallow, Swift: retire the file locations so only Swift's are audited.
+        # Shallow, Swift: retire the file locations so only Swift's are audited. The file
+        # store's objects are then referenced by nothing: each is classified (leftover or
+        # foreign: a journal lookup and its size) instead of checked.
         manage(env, "shell", "-c", RETIRE.format(prefix="file://"))
+        result = audit(env, "file")
+        rows.append((f"unreferenced, file, {done}", done, result["elapsed"],
+                     f"{done / result['elapsed']:.0f} obj/s", mib(result["peak_kib"]),
+                     mib(result["peak_kib"] - result["base_kib"]), result["findings"]))
         print(f"shallow swift: uploading {args.locations} objects (setup)")
         swift_rows = swift_upload(sw, container, args.locations, small)
         populate(env, data, owner, swift_rows)
@@ -312,6 +320,11 @@ reference = "ref1"
         count = len(swift_rows)
         rows.append((f"shallow, swift, {count}", count, result["elapsed"],
                      f"{count / result['elapsed']:.0f} loc/s", mib(result["peak_kib"]),
+                     mib(result["peak_kib"] - result["base_kib"]), result["findings"]))
+        manage(env, "shell", "-c", RETIRE.format(prefix="swift+config://"))
+        result = audit(env, "swift")
+        rows.append((f"unreferenced, swift, {count}", count, result["elapsed"],
+                     f"{count / result['elapsed']:.0f} obj/s", mib(result["peak_kib"]),
                      mib(result["peak_kib"] - result["base_kib"]), result["findings"]))
     finally:
         try:

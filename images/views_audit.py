@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from images.exceptions import ImageError
 from images.models import AuditFinding, ImageLocation
-from images.selectors import Caller
+from images.selectors import Caller, reference_aliases
 from images.services import repair
 from images.services.audit import findings_last
 from images.tasks import audit_all_task, audit_store_task, image_import_task
@@ -27,19 +27,13 @@ Finding = AuditFinding.Finding
 # before it is removed.
 ORPHAN_WINDOW = timedelta(days=7)
 UNREFERENCED = (Finding.LEFTOVER, Finding.FOREIGN, Finding.ORPHAN)
-# The databases whose records an audit checks, in the order the switch shows them. Every
-# finding is stored in the portal's own database, with the alias it came from.
+# The databases whose records an audit checks (selectors.reference_aliases), as the switch
+# names them. Every finding is stored in the portal's own database, with its alias.
 DATABASE_LABELS = {"default": "Portal database", "glance": "Glance database"}
 
 
-def audit_databases():
-    """The aliases an audit can check: the portal's own, and a Glance database when
-    GLANCE_DATABASE_URL configures one."""
-    return [alias for alias in DATABASE_LABELS if alias in settings.DATABASES]
-
-
 def _selected(value):
-    return value if value in audit_databases() else "default"
+    return value if value in reference_aliases() else "default"
 
 
 def _audit_url(database):
@@ -90,8 +84,8 @@ def audit_page(request):
     chart = _chart(by_finding)
     return render(request, "images/audit.html", {
         "database": database, "database_label": DATABASE_LABELS[database],
-        "databases": [(alias, DATABASE_LABELS[alias]) for alias in audit_databases()],
-        "glance_configured": len(audit_databases()) > 1,
+        "databases": [(alias, DATABASE_LABELS[alias]) for alias in reference_aliases()],
+        "glance_configured": len(reference_aliases()) > 1,
         "by_finding": by_finding, "checked": len(last), "chart": chart,
         "chart_height": 20 + 30 * len(chart),
         "by_store": sorted((name, sorted(counts.items())) for name, counts in by_store.items()),
@@ -111,9 +105,9 @@ def audit_start(request):
     deep = request.POST.get("deep") == "on"
     store = request.POST.get("store", "")
     database = request.POST.get("database", "default")
-    if database not in audit_databases():
+    if database not in reference_aliases():
         messages.error(request, f"No database '{database}' is configured; "
-                                f"known: {', '.join(audit_databases())}.")
+                                f"known: {', '.join(reference_aliases())}.")
         return redirect("images:audit")
     if store and store not in settings.STORES:
         messages.error(request, f"No store '{store}' is configured.")
