@@ -211,11 +211,11 @@ def test_router_never_routes_a_write_or_a_migration_to_glance():
     assert router.allow_relation(image, other) is True
 
 
-def glance_portal(tmp_path, *, settings="", mtime=None, extra=()):
+def glance_portal(tmp_path, *, settings="", mtime=None, extra=(), stores=""):
     """A copy of the Glance database and its image files (plus `extra` files: (store, name,
     bytes)), with a portal whose stores `fast` and `cheap` hold those files and name the
     folders Glance wrote in its locations. `mtime` ages every file; `settings` are more
-    top-level TOML lines. Returns (copy, env)."""
+    top-level TOML lines, `stores` more store tables. Returns (copy, env)."""
     copy = tmp_path / "glance"
     shutil.copytree(GLANCE_DB, copy)
     for store, name, data in extra:
@@ -227,7 +227,8 @@ def glance_portal(tmp_path, *, settings="", mtime=None, extra=()):
     config = tmp_path / "portal.toml"
     config.write_text('default_store = "fast"\n' + settings + "".join(
         f'[stores.{name}]\nbackend = "file"\nroot = "{copy / "images" / name}"\n'
-        f'location_root = "/var/lib/glance/images/{name}"\n' for name in ("fast", "cheap")))
+        f'location_root = "/var/lib/glance/images/{name}"\n' for name in ("fast", "cheap"))
+        + stores)
     env = portal_env(tmp_path, f"sqlite:///{copy / 'glance.sqlite'}")
     env["PORTAL_CONFIG"] = str(config)
     manage(env, "migrate", "--noinput", "-v0")

@@ -100,3 +100,25 @@ def test_the_scrubber_removes_a_deleted_large_object_whole_and_keeps_foreign_one
     leftovers_scrub(now=timezone.now())
     assert objects(swift, swift_container) == [stranger] + [
         f"{stranger}-0000{n}" for n in (1, 2, 3)]
+
+
+def test_a_multi_tenant_glance_location_is_unknown_store_and_never_touched(
+        portal_with_swift, swift, swift_container):
+    image = factories.image()
+    tenant_container = f"{swift_container}_{image.id[:8]}"  # a container per image
+    swift.put_container(tenant_container)
+    swift.put_object(tenant_container, image.id, b"tenant data")
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.ACTIVE, size=11)
+    location = ImageLocation.objects.create(
+        image=image, meta_data={"store": "swift"},
+        value=f"swift+http://127.0.0.1:8080/v1/AUTH_test/{tenant_container}/{image.id}")
+    try:
+        [finding] = [f for f in audit_run() if f.image_id == image.id]
+        assert finding.finding == "unknown_store"
+        services.image_delete(image=Image.objects.get(pk=image.pk))
+        location.refresh_from_db()
+        assert location.status == ImageLocation.Status.PENDING_DELETE
+        assert swift.get_object(tenant_container, image.id)[1] == b"tenant data"
+    finally:
+        swift.delete_object(tenant_container, image.id)
+        swift.delete_container(tenant_container)
