@@ -69,9 +69,14 @@ def journal_open(*, store, key, image_id, purpose):
     An earlier write of the same key that never finished (an open row: a process killed, a
     store that could not remove its partial object) left this portal's own partial object
     of the same image: it is removed first, so the new write does not find it in its way.
-    Raises StoreError when that removal fails (the store is down): nothing was written.
+    Conflict when that write's heartbeat is recent (it may still be running); StoreError
+    when the removal fails (the store is down). Nothing was written then.
     """
+    alive_since = timezone.now() - timedelta(seconds=3 * heartbeat_every())
     for row in journal_rows_open(store=store.name, key=key):
+        if (row.touched_at or row.started_at) > alive_since:
+            raise Conflict(f"Another write of {key} into store '{store.name}' is in progress "
+                           f"({row.purpose} on {row.host}, process {row.pid})")
         partial_remove(store, key, row)
     # Written outside any transaction block (the data flows run in autocommit), so the row
     # is committed before the first byte and survives a process killed mid-write.
@@ -208,6 +213,11 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
     return written
 
 
+def heartbeat_every():
+    """Seconds between two heartbeats of a write in progress."""
+    return max(1.0, min(HEARTBEAT, settings.LEFTOVER_AGE / 3))
+
+
 class _Heartbeat:
     """Moves the journal row's `touched_at` forward every few seconds while the bytes flow:
     the scrubber takes a write silent for LEFTOVER_AGE as dead, not one that started long
@@ -215,7 +225,7 @@ class _Heartbeat:
 
     def __init__(self, reader, row_id):
         self._reader, self._row_id = reader, row_id
-        self._every = max(1.0, min(HEARTBEAT, settings.LEFTOVER_AGE / 3))
+        self._every = heartbeat_every()
         self._next = time.monotonic() + self._every
 
     def read(self, n=-1):

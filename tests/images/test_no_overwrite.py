@@ -139,7 +139,7 @@ def test_an_open_journal_row_never_proves_an_older_object_ours(file_stores):
     stray.write_bytes(FOREIGN)
     old = stray.stat().st_mtime - 86400
     os.utime(stray, (old, old))  # there a day before the write the row records
-    factories.journaled("fast", image.id, seconds_ago=60)
+    factories.journaled("fast", image.id, seconds_ago=600)
     with pytest.raises(Conflict):
         services.image_upload(image=image, stream=io.BytesIO(b"ours"))
     assert stray.read_bytes() == FOREIGN
@@ -158,3 +158,13 @@ def test_an_upload_onto_an_object_in_swift_is_refused_and_leaves_it(portal_with_
     assert swift.get_object(swift_container, image.id)[1] == FOREIGN
     image.refresh_from_db()
     assert image.status == Image.Status.QUEUED
+
+
+def test_a_write_of_a_key_another_live_write_holds_is_refused_and_touches_nothing(file_stores):
+    image = factories.image()
+    factories.journaled("fast", image.id, seconds_ago=5)  # beating: still being written
+    (file_stores["fast"] / image.id).write_bytes(b"being written elsewhere")
+    with pytest.raises(Conflict, match="in progress"):
+        services.image_upload(image=image, stream=io.BytesIO(b"ours"))
+    assert (file_stores["fast"] / image.id).read_bytes() == b"being written elsewhere"
+    assert journal(image.id) == [("fast", image.id, "upload", "")]
