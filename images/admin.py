@@ -9,7 +9,7 @@ from django.db.models import Q
 from images import services
 from images.exceptions import ImageError
 from images.models import (AuditFinding, GlanceImage, Image, ImageLocation, ImageMember,
-                           ImageProperty, ImageTag, Task)
+                           ImageProperty, ImageTag, StoreWrite, Task)
 from images.selectors import Caller
 from images.services.imports import image_import
 from images.tasks import image_import_task
@@ -183,8 +183,9 @@ class ImageMemberAdmin(admin.ModelAdmin):
 class AuditFindingAdmin(admin.ModelAdmin):
     """Every audit result, newest first: filter by finding and store to see the problems."""
 
-    list_display = ("checked_at", "finding", "store", "image_id", "location", "detail", "deep")
-    list_filter = ("finding", "store", "deep")
+    list_display = ("checked_at", "database", "finding", "store", "image_id", "location",
+                    "size", "detail", "deep")
+    list_filter = ("database", "finding", "store", "deep")
     search_fields = ("image_id", "location")
     date_hierarchy = "checked_at"
 
@@ -193,6 +194,21 @@ class AuditFindingAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StoreWrite)
+class StoreWriteAdmin(AuditFindingAdmin):
+    """The write journal, read-only: which objects in the stores this portal wrote, and
+    what became of each write (open: still running, or interrupted)."""
+
+    list_display = ("started_at", "store", "key", "image_id", "purpose", "host", "pid",
+                    "touched_at", "closed_at", "outcome")
+    list_filter = ("store", "purpose", "outcome")
+    search_fields = ("image_id", "key")
+    date_hierarchy = "started_at"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the only evidence that an object is the portal's own
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

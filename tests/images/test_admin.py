@@ -2,6 +2,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from images.models import StoreWrite
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +96,12 @@ def test_admin_action_copies_into_another_store_verified(admin_client_, file_sto
 def test_every_model_has_an_admin_page(admin_client_, file_stores, model):
     factories.active_image(tags=["t"], properties={"os_distro": "cirros"})
     assert admin_client_.get(f"/admin/images/{model}/").status_code == 200
+
+
+def test_the_write_journal_is_listed_read_only_and_cannot_be_deleted(admin_client_, file_stores):
+    image, _ = factories.active_image()
+    response = admin_client_.get("/admin/images/storewrite/")
+    assert response.status_code == 200 and image.id in response.content.decode()
+    row = StoreWrite.objects.get(image_id=image.id)
+    assert admin_client_.get(f"/admin/images/storewrite/{row.pk}/delete/").status_code == 403
+    assert StoreWrite.objects.filter(pk=row.pk).exists()
