@@ -104,7 +104,12 @@ class Store:
 
     def keys(self):
         """Iterate over the keys of every object in the store (for orphan scans)."""
-        return self._iterate(self._keys)
+        return (key for key, _ in self.entries())
+
+    def entries(self):
+        """Iterate over (key, size) of every object in the store, the size as the listing
+        gives it (no request per object), or None where the backend's listing has none."""
+        return self._iterate(self._entries)
 
     def segment_prefix(self, key):
         """Where the separate parts of `key` would be written (Swift:
@@ -232,7 +237,7 @@ class Store:
     def _size(self, key):
         raise NotImplementedError
 
-    def _keys(self):
+    def _entries(self):
         raise NotImplementedError
 
     def _segment_keys(self):

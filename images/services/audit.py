@@ -177,7 +177,8 @@ def store_orphans(store, *, using="default"):
     callers' symmetry: every known database counts, whichever is being audited.
     """
     try:
-        keys = set(store.keys())
+        sizes = dict(store.entries())
+        keys = set(sizes)
         segments = {}
         for owner, name in store.segment_keys():
             segments.setdefault(owner, []).append(name)
@@ -198,7 +199,7 @@ def store_orphans(store, *, using="default"):
     owned = journal_owned(store=store.name, keys=unreferenced + loose)
     findings = []
     for key in unreferenced:
-        findings.append(_unreferenced_finding(store, key, owned.get(key)))
+        findings.append(_unreferenced_finding(store, key, owned.get(key), size=sizes[key]))
     for owner in loose:
         findings.append(_unreferenced_finding(store, owner, owned.get(owner),
                                               segments=len(segments[owner])))
@@ -217,10 +218,11 @@ def _segment_of_referenced(store, key, referenced):
     return prefix is not None and prefix.endswith(f"/{owner}-")
 
 
-def _unreferenced_finding(store, key, row, *, segments=0):
+def _unreferenced_finding(store, key, row, *, size=None, segments=0):
     uri = store.uri_for(key)
-    size = None
-    if not segments:
+    if not segments and not size:
+        # Not in the listing, or listed as empty: a large object's manifest is listed with
+        # its own size, a HEAD gives the whole object's.
         try:
             size = store.size(uri)
         except StoreError:

@@ -140,12 +140,12 @@ class FileStore(Store):
                                  store=self.name) from None
         return datetime.fromtimestamp(mtime, tz=timezone.utc)
 
-    def _keys(self):
+    def _entries(self):
         self._check_root()
         with os.scandir(self.root) as entries:
             for entry in entries:
                 if entry.is_file(follow_symlinks=False) and KEY_RE.match(entry.name):
-                    yield entry.name
+                    yield entry.name, entry.stat(follow_symlinks=False).st_size
 
     def _health(self):
         if not self.root.exists():

@@ -79,7 +79,7 @@ class HttpStore(Store):
                                    f"{Location.parse(key)}", store=self.name)
         return int(response.headers["Content-Length"])
 
-    def _keys(self):
+    def _entries(self):
         return iter(())  # a web server cannot be listed: an http store has no orphans
 
     def _health(self):

@@ -202,12 +202,12 @@ class S3Store(Store):
     def _modified(self, key):
         return self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"]
 
-    def _keys(self):
+    def _entries(self):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         try:
             for page in pages:
                 for entry in page.get("Contents", ()):
-                    yield entry["Key"]
+                    yield entry["Key"], entry["Size"]
         except ClientError as exc:
             if _code(exc) != "NoSuchBucket":  # created on first write: nothing stored yet
                 raise

@@ -68,8 +68,8 @@ class StorageStore(Store):
     def _modified(self, key):
         return self.storage.get_modified_time(key)
 
-    def _keys(self):
-        return iter(self.storage.listdir("")[1])
+    def _entries(self):
+        return ((name, None) for name in self.storage.listdir("")[1])
 
     def _health(self):
         try:

@@ -271,9 +271,10 @@ class SwiftStore(Store):
                 return None
             raise
 
-    def _keys(self):
+    def _entries(self):
+        # A manifest is listed with its own size (0 for a Glance large object's).
         for entry in self._listing(self.container):
-            yield entry["name"]
+            yield entry["name"], entry["bytes"]
 
     def _listing(self, container, prefix=None):
         """The container's entries (all pages); none when it does not exist (yet)."""

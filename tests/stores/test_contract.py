@@ -101,6 +101,14 @@ def test_keys_lists_saved_objects(store):
     assert {"a-1", "a-2"} <= set(store.keys())
 
 
+def test_entries_list_each_object_with_its_size_where_the_listing_has_one(store):
+    store.save("e-1", io.BytesIO(b"x" * 5))
+    store.save("e-2", io.BytesIO(b""))
+    entries = dict(store.entries())
+    expected = {"e-1": 5, "e-2": 0}
+    assert {key: entries[key] for key in expected} in (expected, dict.fromkeys(expected))
+
+
 def test_a_stream_that_fails_half_way_leaves_nothing_in_the_store(store, payload):
     with pytest.raises(StreamError):
         store.save("img-broken", FailingStream(payload))
