@@ -30,6 +30,8 @@ UNREFERENCED = (Finding.LEFTOVER, Finding.FOREIGN, Finding.ORPHAN)
 # The databases whose records an audit checks (selectors.reference_aliases), as the switch
 # names them. Every finding is stored in the portal's own database, with its alias.
 DATABASE_LABELS = {"default": "Portal database", "glance": "Glance database"}
+# The same, within a sentence ("the audit of the portal's database").
+DATABASE_PHRASES = {"default": "portal's database", "glance": "Glance database"}
 
 
 def _selected(value):
@@ -83,7 +85,7 @@ def audit_page(request):
                      key=lambda row: (row.store, row.location))
     chart = _chart(by_finding)
     return render(request, "images/audit.html", {
-        "database": database, "database_label": DATABASE_LABELS[database],
+        "database": database, "database_label": DATABASE_PHRASES[database],
         "databases": [(alias, DATABASE_LABELS[alias]) for alias in reference_aliases()],
         "glance_configured": len(reference_aliases()) > 1,
         "by_finding": by_finding, "checked": len(last), "chart": chart,
@@ -118,7 +120,7 @@ def audit_start(request):
     else:
         transaction.on_commit(lambda: audit_all_task.delay(deep=deep, database=database))
     messages.success(request, f"{'Deep' if deep else 'Shallow'} audit of the "
-                              f"{DATABASE_LABELS[database].lower()} in "
+                              f"{DATABASE_PHRASES[database]} in "
                               f"{'store ' + store if store else 'every store'} started; "
                               f"reload for its findings.")
     return redirect(_audit_url(database))
@@ -199,5 +201,5 @@ def foreign_remove(request, finding_id):
     return render(request, "images/audit_foreign.html", {
         "row": row, "name": name, "size": size, "current": current, "problem": problem,
         "changed": current is not None and row.size is not None and current != row.size,
-        "database_label": DATABASE_LABELS.get(row.database, row.database),
+        "database_label": DATABASE_PHRASES.get(row.database, row.database),
         "back": _audit_url(row.database)})
