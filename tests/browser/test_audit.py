@@ -33,7 +33,7 @@ def test_a_foreign_object_has_no_delete_button_and_goes_only_once_confirmed(page
     page.goto("/audit/")
     page.select_option('#audit-start select[name="store"]', "cheap")
     page.locator("#audit-start").get_by_role("button").click()
-    expect(page.locator(".messages")).to_contain_text("audit of the portal database")
+    expect(page.locator(".messages")).to_contain_text("audit of the portal's database")
 
     row = foreign_row(page, name)
     expect(row.locator("form, button, input")).to_have_count(0)
