@@ -346,6 +346,9 @@ class StoreWrite(models.Model):
     # Moved forward while the write goes on: a write still running is never a leftover,
     # however long ago it started.
     touched_at = models.DateTimeField(null=True, blank=True)
+    # Set when the writer gave up with its partial object still there (the store failed to
+    # remove it): the row stays open for the scrubber, but nothing writes any more.
+    ended_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, default="")
 

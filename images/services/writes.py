@@ -42,6 +42,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Seconds between two heartbeats of a write in progress (at most; a third of leftover_age
 # when that is shorter, so a running write always looks alive to the scrubber).
 HEARTBEAT = 30
+# Journal rows of the writes running in this process.
+_RUNNING = set()
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,8 @@ def journal_open(*, store, key, image_id, purpose):
     Conflict when that write's heartbeat is recent (it may still be running); StoreError
     when the removal fails (the store is down). Nothing was written then.
     """
-    alive_since = timezone.now() - timedelta(seconds=3 * heartbeat_every())
     for row in journal_rows_open(store=store.name, key=key):
-        if (row.touched_at or row.started_at) > alive_since:
+        if _writer_alive(row):
             raise Conflict(f"Another write of {key} into store '{store.name}' is in progress "
                            f"({row.purpose} on {row.host}, process {row.pid})")
         partial_remove(store, key, row)
@@ -83,6 +84,35 @@ def journal_open(*, store, key, image_id, purpose):
     return StoreWrite.objects.create(
         store=store.name, key=key, segments=store.segment_prefix(key) or "",
         image_id=str(image_id), purpose=purpose, host=HOST, pid=os.getpid())
+
+
+def _writer_alive(row):
+    """Whether the write an open row records may still be running.
+
+    Uploads, stages and imports of an image are one at a time (its status, its import
+    task's lock): an open row of theirs is a write that ended. Copies are not serialized,
+    so a copy's row counts as running while its heartbeat is recent and, on this host,
+    while its process lives (a killed worker's task is handed out again at once here).
+    """
+    if row.ended_at is not None or row.purpose != Purpose.COPY:
+        return False
+    if row.host == HOST and row.pid == os.getpid():
+        return row.pk in _RUNNING
+    recent = (row.touched_at or row.started_at) > \
+        timezone.now() - timedelta(seconds=3 * heartbeat_every())
+    return recent and (row.host != HOST or _process_alive(row.pid))
+
+
+def _process_alive(pid):
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def partial_remove(store, key, row):
@@ -191,6 +221,7 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
     row, saved = None, False
     try:
         row = journal_open(store=store, key=key, image_id=image.id, purpose=purpose)
+        _RUNNING.add(row.pk)
         if quota is not None:
             quota.start()
         uri = store.save(key, _Heartbeat(hashing, row.pk))
@@ -210,6 +241,9 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
         if row is not None:
             _abandon(store, key, row.pk, saved=saved, refused=isinstance(exc, ObjectExists))
         raise store_error(exc, store) from exc
+    finally:
+        if row is not None:
+            _RUNNING.discard(row.pk)
     return written
 
 
@@ -263,12 +297,15 @@ def _abandon(store, key, row_id, *, saved, refused=False):
         elif not store.exists(store.uri_for(key)):
             outcome = Outcome.REMOVED
         else:
-            return
+            outcome = None
     except StoreError:
         logger.exception("store %s: partial object %s not settled; the scrubber will",
                          store.name, key)
-        return
+        outcome = None
     try:
-        journal_close(row_id, outcome)
+        if outcome is None:
+            StoreWrite.objects.filter(pk=row_id).update(ended_at=timezone.now())
+        else:
+            journal_close(row_id, outcome)
     except DatabaseError:  # the row stays open; the scrubber closes it, finding nothing
         logger.exception("write journal: row %s not closed", row_id)

@@ -4,6 +4,7 @@ stage or copy that finds an object under its key is refused with 409 and leaves 
 import io
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -11,6 +12,7 @@ from images import services
 from images.exceptions import Conflict, Invalid, StoreFailed
 from images.models import Image, ImageLocation, StoreWrite
 from images.services.imports import image_stage
+from images.services.writes import HOST
 from tests import factories
 from tests.glance_alias import glance_db  # noqa: F401 (a fixture)
 from tests.images.test_delayed_delete import api_client
@@ -160,11 +162,40 @@ def test_an_upload_onto_an_object_in_swift_is_refused_and_leaves_it(portal_with_
     assert image.status == Image.Status.QUEUED
 
 
-def test_a_write_of_a_key_another_live_write_holds_is_refused_and_touches_nothing(file_stores):
-    image = factories.image()
-    factories.journaled("fast", image.id, seconds_ago=5)  # beating: still being written
-    (file_stores["fast"] / image.id).write_bytes(b"being written elsewhere")
+def running_copy(image, store_name, *, pid, seconds_ago=5):
+    """A copy of `image` into `store_name` journaled by process `pid` of this host."""
+    row = factories.journaled(store_name, image.id, seconds_ago=seconds_ago, purpose="copy")
+    StoreWrite.objects.filter(pk=row.pk).update(host=HOST, pid=pid)
+    return row
+
+
+def test_a_copy_onto_the_partial_of_a_copy_still_running_is_refused_and_touches_nothing(
+        file_stores):
+    image, _ = factories.active_image()
+    running_copy(image, "cheap", pid=os.getppid())  # a live process, its heartbeat recent
+    (file_stores["cheap"] / image.id).write_bytes(b"being copied elsewhere")
     with pytest.raises(Conflict, match="in progress"):
-        services.image_upload(image=image, stream=io.BytesIO(b"ours"))
-    assert (file_stores["fast"] / image.id).read_bytes() == b"being written elsewhere"
-    assert journal(image.id) == [("fast", image.id, "upload", "")]
+        services.location_copy(image=image, store_name="cheap")
+    assert (file_stores["cheap"] / image.id).read_bytes() == b"being copied elsewhere"
+    assert journal(image.id)[1:] == [("cheap", image.id, "copy", "")]
+
+
+def test_a_copy_whose_process_died_is_cleared_away_by_the_next_one_at_once(file_stores):
+    image, data = factories.active_image()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    running_copy(image, "cheap", pid=dead.pid)  # a worker killed a moment ago
+    (file_stores["cheap"] / image.id).write_bytes(b"half a copy")
+    services.location_copy(image=image, store_name="cheap")
+    assert (file_stores["cheap"] / image.id).read_bytes() == data
+    assert journal(image.id)[1:] == [("cheap", image.id, "copy", "removed"),
+                                     ("cheap", image.id, "copy", "recorded")]
+
+
+def test_a_failed_upload_whose_partial_stays_does_not_hold_up_the_next_one(file_stores):
+    image = factories.image()
+    row = factories.journaled("fast", image.id, seconds_ago=1)  # an upload of a moment ago
+    StoreWrite.objects.filter(pk=row.pk).update(host=HOST, pid=os.getpid())
+    (file_stores["fast"] / image.id).write_bytes(b"its partial, the store was down")
+    services.image_upload(image=image, stream=io.BytesIO(b"the whole image"))
+    assert (file_stores["fast"] / image.id).read_bytes() == b"the whole image"
