@@ -50,15 +50,15 @@ class OwnPortal(Portal):
     """A portal whose gunicorn and worker this test owns; their logs go to files under the
     data folder (an unread pipe would block a chatty process)."""
 
-    def start(self, *, workers=2, graceful_timeout=30, worker=True):
-        self.start_web(workers=workers, graceful_timeout=graceful_timeout)
+    def start(self, *, workers=2, graceful_timeout=30, worker=True, threads=4):
+        self.start_web(workers=workers, graceful_timeout=graceful_timeout, threads=threads)
         if worker:
             self.start_worker()
 
-    def start_web(self, *, workers=2, graceful_timeout=30):
+    def start_web(self, *, workers=2, graceful_timeout=30, threads=4):
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
              "--graceful-timeout", str(graceful_timeout)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log("gunicorn"))
         wait_for(self.url + "/admin/login/", process=self.process, timeout=60)

@@ -57,7 +57,10 @@ class RawUpload(threading.Thread):
 
 def test_uploads_in_flight_at_sigterm_finish_or_roll_back_and_none_stays_saving(make_portal):
     portal = make_portal()
-    portal.start(workers=2, graceful_timeout=GRACE, worker=False)
+    # A gthread worker takes connections whether or not a thread is free: with 4 threads,
+    # one worker could accept all four uploads and leave the test's own requests waiting
+    # behind them.
+    portal.start(workers=2, graceful_timeout=GRACE, worker=False, threads=8)
     api = portal.api
     go = threading.Event()
     clients = []
