@@ -69,6 +69,17 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
             raise Invalid(f"{field} must be a non-negative integer below 2^31")
     if name is not None and len(name) > 255:
         raise Invalid("name is longer than 255 characters")
+    tags, properties = sorted(set(tags)), properties or {}
+    # The per-image quotas hold from the first write, as image_update holds them: checked
+    # before any row is written, so an oversized request costs nothing.
+    if len(properties) > PROPERTY_QUOTA:
+        raise TooLarge(f"Maximum number of properties ({PROPERTY_QUOTA}) exceeded")
+    if len(tags) > TAG_QUOTA:
+        raise TooLarge(f"Maximum number of tags ({TAG_QUOTA}) exceeded")
+    if any(len(tag) > 255 for tag in tags):
+        raise Invalid("A tag is longer than 255 characters")
+    if any(len(key) > 255 for key in properties):
+        raise Invalid("A property name is longer than 255 characters")
     if id is not None:
         _check_new_id(id)
     image = Image(owner=owner, name=name, disk_format=disk_format,
@@ -78,15 +89,12 @@ def image_create(*, owner, id=None, name=None, disk_format=None, container_forma
     if id is not None:
         image.id = id
     check_image_create(owner)
-    image.save(force_insert=True)
-    for tag in sorted(set(tags)):
-        if len(tag) > 255:
-            raise Invalid("A tag is longer than 255 characters")
-        ImageTag.objects.create(image=image, value=tag)
-    for key, value in (properties or {}).items():
-        if len(key) > 255:
-            raise Invalid("A property name is longer than 255 characters")
-        ImageProperty.objects.create(image=image, name=key, value=value)
+    with transaction.atomic():
+        image.save(force_insert=True)
+        for tag in tags:
+            ImageTag.objects.create(image=image, value=tag)
+        for key, value in properties.items():
+            ImageProperty.objects.create(image=image, name=key, value=value)
     return image
 
 
