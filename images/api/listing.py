@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from images.exceptions import Invalid
-from images.models import Image, ImageProperty, ImageTag
+from images.models import ImageProperty, ImageTag
 
 DEFAULT_LIMIT = 25  # Glance's limit_param_default
 MAX_LIMIT = 1000  # Glance's api_limit_max
@@ -143,14 +143,18 @@ def _sort_expression(key):
 
 
 def order_and_page(queryset, order, *, marker_id, limit):
-    """Apply the order and the keyset condition after the marker image; slice a page."""
+    """Apply the order and the keyset condition after the marker image; slice a page.
+
+    The marker is looked up in `queryset`, the caller's listing: an image the caller cannot
+    list is answered as a missing one (400), as Glance does, so that neither its existence
+    nor its sort position shows.
+    """
     annotations = {f"sort_{key}": _sort_expression(key) for key, _ in order}
     queryset = queryset.annotate(**annotations)
     queryset = queryset.order_by(*[(F(f"sort_{key}").asc() if d == "asc"
                                     else F(f"sort_{key}").desc()) for key, d in order])
     if marker_id is not None:
-        marker = (Image.objects.filter(pk=marker_id).annotate(**annotations)
-                  .values(*annotations).first())
+        marker = queryset.filter(pk=marker_id).values(*annotations).first()
         if marker is None:
             raise Invalid(f"marker {marker_id} could not be found.")
         after = Q()

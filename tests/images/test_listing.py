@@ -2,6 +2,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import user_ensure
@@ -97,3 +98,29 @@ def test_other_projects_private_images_are_not_listed(api):
     ids = {image["id"] for image in api.get("/v2/images").json()["images"]}
     assert mine.id in ids and public.id in ids and other.id not in ids
     assert get_user_model().objects.filter(username="lister").exists()
+
+
+def test_a_marker_the_caller_cannot_see_is_400_as_a_missing_one(api):
+    """Another project's private image as marker is answered as an unknown id: no page that
+    would show where it sorts."""
+    user = user_ensure(username="other-lister", project_name="other-listers")
+    other = factories.image(owner=user.membership.project_id, visibility="private",
+                            name="m-hidden")
+    mine = [factories.image(owner=api.project, visibility="private", name=f"m-{c}")
+            for c in "az"]
+    missing = "8d0a2b4e-0000-4000-8000-000000000000"
+    answers = {}
+    for marker in (other.id, missing):
+        response = api.get(f"/v2/images?sort_key=name&sort_dir=asc&marker={marker}")
+        assert response.status_code == 400, response.content
+        answers[marker] = response.json()["error"]
+        assert marker in answers[marker]["message"]
+    assert answers[other.id]["message"].replace(other.id, "X") == \
+        answers[missing]["message"].replace(missing, "X")
+    # Its owner pages after it as before.
+    owner = Client()
+    owner.force_login(user)
+    assert owner.get(f"/v2/images?marker={other.id}").status_code == 200
+    # The caller's own image is a marker as before.
+    page = api.get(f"/v2/images?sort_key=name&sort_dir=asc&marker={mine[0].id}").json()
+    assert [image["name"] for image in page["images"]] == ["m-z"]
