@@ -151,9 +151,13 @@ def image_detail(request, image_id):
                       .values_list("name", "value"))
     extra = sorted((k, v) for k, v in view.items()
                    if k not in SEED_ROWS and k not in ("self", "file", "schema", "tags"))
+    # As the API's member list: owners and admins see every member, a member only itself.
+    members = image.members.order_by("id")
+    if not _may_change(caller, image):
+        members = members.filter(member=caller.project) if caller.project else members.none()
     return render(request, "images/image_detail.html", {
         "image": image, "rows": [(k, view.get(k)) for k in SEED_ROWS], "extra": extra,
-        "tags": view["tags"], "members": image.members.order_by("id"),
+        "tags": view["tags"], "members": members,
         "locations": locations if caller.admin else None,
         "may_change": using == "default" and _may_change(caller, image) and not pending,
         "admin": caller.admin,

@@ -161,3 +161,25 @@ def test_image_page_shows_each_locations_last_audit_finding(root, file_stores):
     page = root.get(f"/images/{image.id}/").content.decode()
     row = re.search(r'<tr data-store="fast">(.*?)</tr>', page, re.S).group(1)
     assert "finding-size_mismatch" in row
+
+
+def test_image_page_shows_a_member_only_its_own_membership(file_stores):
+    """As the API's member list: a member sees its own entry; the owner and admins see all."""
+    owner, bob = signed_in("owner-o"), signed_in("bob")
+    stranger, admin = signed_in("carol"), signed_in("root-r", admin=True)
+    image, _ = factories.active_image(owner=owner.project, visibility="shared")
+    image.members.create(member=bob.project, status="accepted")
+    image.members.create(member=stranger.project, status="pending")
+    image.members.create(member="third-project", status="rejected")
+    everyone = {bob.project, stranger.project, "third-project"}
+
+    def members_on_page(client):
+        page = client.get(f"/images/{image.id}/")
+        assert page.status_code == 200
+        listed = re.search(r'<ul id="members">(.*?)</ul>', page.content.decode(), re.S)[1]
+        return {project for project in everyone if project in listed}
+
+    assert members_on_page(owner) == everyone
+    assert members_on_page(admin) == everyone
+    assert members_on_page(bob) == {bob.project}
+    assert members_on_page(stranger) == {stranger.project}
