@@ -396,3 +396,35 @@ def test_raw_requests_get_glance_v1_status_codes_and_headers(v1_url, live_portal
     assert again.status_code == 409
     assert requests.delete(f"{url}/{image['id']}", headers=admin).status_code == 200
     assert requests.get(f"{url}/{image['id']}", headers=admin).status_code == 404
+
+
+def property_names(live_portal, image_id):
+    out = live_portal.manage("shell", "-c",
+                             "from images.models import ImageProperty; "
+                             "print(sorted(ImageProperty.objects.filter("
+                             f"image_id='{image_id}').values_list('name', flat=True)))")
+    return out.strip().splitlines()[-1]
+
+
+def test_purge_props_keeps_the_reserved_os_glance_properties(v1_url, live_portal):
+    """`x-glance-registry-purge-props` drops the user's properties, never the service's
+    os_glance_* ones: the import lock and the import's target stores stay."""
+    url = f"{v1_url}/v1/images"
+    user = {"X-Auth-Token": live_portal.user_token}
+    created = requests.post(url, headers={**user, "x-image-meta-name": "purged",
+                                          "x-image-meta-property-extra": "1"})
+    assert created.status_code == 201, created.text
+    image_id = created.json()["image"]["id"]
+    live_portal.manage("shell", "-c",
+                       "from images.models import Image; "
+                       "from images.services.properties import property_set; "
+                       f"image = Image.objects.get(pk='{image_id}'); "
+                       "property_set(image, 'os_glance_import_task', 'task-1'); "
+                       "property_set(image, 'os_glance_importing_to_stores', 'cheap')")
+    purged = requests.put(f"{url}/{image_id}",
+                          headers={**user, "x-glance-registry-purge-props": "true",
+                                   "x-image-meta-property-kept": "2"})
+    assert purged.status_code == 200, purged.text
+    assert property_names(live_portal, image_id) == \
+        "['kept', 'os_glance_import_task', 'os_glance_importing_to_stores']"
+    assert requests.delete(f"{url}/{image_id}", headers=user).status_code == 200

@@ -274,8 +274,10 @@ class ImageView(V1View):
             raise Invalid(NO_DATA_TO_CHECK)
         remove = ()
         if request.META.get("HTTP_X_GLANCE_REGISTRY_PURGE_PROPS", "").lower() == "true":
+            # Reserved os_glance_* properties are the service's (the import lock among
+            # them): v1 cannot set them (request_meta refuses them), nor purge them.
             remove = [prop.name for prop in image.properties.all()
-                      if prop.name not in properties]
+                      if prop.name not in properties and not prop.name.startswith("os_glance")]
         services.image_update(image=image, changes=changes, set_properties=properties,
                               remove_properties=remove)
         if data is not None:
