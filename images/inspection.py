@@ -11,8 +11,9 @@ Besides the format, the inspector flags images that would make a hypervisor (or
 ``qemu-img``) open *other* files than the image itself - a qcow2 backing file or
 external data file, a vmdk whose descriptor names other extents - since such an
 image can read files of the host it is used on (a VHD or VHDX differencing disk,
-too).  ``check()`` turns a mismatch with the claimed ``disk_format`` or an unsafe
-image into an exception.
+too).  ``check()`` turns a mismatch with the claimed ``disk_format``, an unsafe
+image or a header claiming a virtual size past 2**63-1 (what no disk has and the database
+column cannot hold) into an exception.
 """
 import re
 import struct
@@ -47,6 +48,9 @@ VHDX_METADATA_REGION = uuid.UUID("8B7CA206-4790-4B9A-B8FE-575F050F886E").bytes_l
 VHDX_FILE_PARAMETERS = uuid.UUID("CAA16737-FA36-4D43-B3B6-33F0AA44E76B").bytes_le
 VHDX_VIRTUAL_DISK_SIZE = uuid.UUID("2FA54224-CD1B-4876-B211-5DBED83BF4B8").bytes_le
 VHDX_HAS_PARENT = 1 << 1
+# The largest virtual size the image's column (a signed 64-bit BigIntegerField) holds. The
+# headers keep it as an unsigned 64-bit field, so a forged one may claim up to 2**64-1.
+MAX_VIRTUAL_SIZE = 2**63 - 1
 
 
 class ImageContentError(StreamError, ValueError):
@@ -60,6 +64,10 @@ class FormatMismatch(ImageContentError):
 
 class UnsafeImage(ImageContentError):
     """The image refers to other files (backing file, data file, extents)."""
+
+
+class ImpossibleSize(ImageContentError):
+    """The header claims a virtual size larger than any disk (and than the column holds)."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +274,8 @@ def expected_format(claimed_disk_format):
 
 def check(inspection: Inspection, claimed_disk_format: str | None,
           container_format: str | None = "bare") -> None:
-    """Raise FormatMismatch or UnsafeImage; return None when the image is acceptable.
+    """Raise FormatMismatch, UnsafeImage or ImpossibleSize; return None when the image is
+    acceptable.
 
     Formats the inspector does not know (ploop, or no claim) cannot be verified;
     they are only refused when the content is recognisably another format, so a
@@ -282,6 +291,9 @@ def check(inspection: Inspection, claimed_disk_format: str | None,
                                  f"is {claimed_disk_format or 'not set'}")
     if inspection.unsafe:
         raise UnsafeImage(f"Unsafe image: {inspection.unsafe}")
+    if inspection.virtual_size is not None and inspection.virtual_size > MAX_VIRTUAL_SIZE:
+        raise ImpossibleSize(f"Image header claims a virtual size of {inspection.virtual_size} "
+                             f"bytes, more than the largest possible ({MAX_VIRTUAL_SIZE})")
 
 
 def virtual_size(inspection, size, claimed_disk_format, container_format="bare"):

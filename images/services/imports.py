@@ -213,6 +213,30 @@ def image_import_run(*, task, fetch=None):
         return task.status == Task.Status.SUCCESS
     Task.objects.filter(pk=task.pk).update(status=Task.Status.PROCESSING,
                                            updated_at=timezone.now())
+    written = []  # (store, uri) of each store written, filled as they are
+    try:
+        return _import_run(task, image, method, names, must_succeed, fetch, written)
+    except Exception as exc:
+        # An error nobody planned for (a bug, a database error, the worker's soft time limit)
+        # still ends the task: failed, nothing partial kept, the image queued again and its
+        # lock released, so that the import can be tried again. Then it goes on to Celery.
+        logger.exception("task %s: %s of image %s failed unexpectedly", task.id, method,
+                         image.id)
+        try:
+            image.refresh_from_db()
+            # Only an import that was allowed to succeed partly has activated the image.
+            partly = method != "copy-image" and image.status == Status.ACTIVE
+            done = {store.name for store, _ in written}
+            _finish(task, image, method, written=written,
+                    failed=[name for name in names if name not in done], error=exc,
+                    must_succeed=must_succeed, refused=method != "copy-image" and not partly)
+        except Exception:
+            logger.exception("task %s: could not record its failure", task.id)
+        raise
+
+
+def _import_run(task, image, method, names, must_succeed, fetch, written):
+    request = task.info.input["import_req"]
     if method == "web-download":
         try:
             _web_download_to_staging(image, request["method"]["uri"], fetch, task)
@@ -223,7 +247,7 @@ def image_import_run(*, task, fetch=None):
     algo = image.os_hash_algo or HASH_ALGO
     expected = None if method != "copy-image" else \
         (image.size, image.checksum, image.os_hash_value)
-    written, failed, error, refused = [], [], None, None
+    failed, error, refused = [], None, None
     virtual_size = image.virtual_size
     for name in names:
         store = get_store(name)

@@ -2,12 +2,13 @@
 import json
 import random
 import shutil
+import struct
 import subprocess
 
 import pytest
 
 from images.inspection import (HEAD_SIZE, VHDX_FILE_PARAMETERS, FormatInspector,
-                               FormatMismatch, Inspection, UnsafeImage, check)
+                               FormatMismatch, ImpossibleSize, Inspection, UnsafeImage, check)
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 
@@ -136,6 +137,27 @@ def test_iso_marker():
     check(result, "iso")
     with pytest.raises(FormatMismatch):
         check(result, "raw")
+
+
+# (qemu-img format, where its header keeps the virtual size, how it is written there)
+SIZE_FIELDS = [("qcow2", "qcow2", 24, ">Q", 1), ("vmdk", "vmdk", 12, "<Q", 512),
+               ("vdi", "vdi", 368, "<Q", 1)]
+
+
+@pytest.mark.parametrize("fmt, claim, offset, layout, unit", SIZE_FIELDS)
+def test_a_header_claiming_a_virtual_size_past_2_63_is_refused(tmp_path, fmt, claim, offset,
+                                                                layout, unit):
+    data = bytearray(create(tmp_path, fmt, f"disk.{fmt}").read_bytes())
+    # The largest size a signed 64-bit column holds passes; one unit more does not.
+    largest = (2**63 - 1) // unit
+    struct.pack_into(layout, data, offset, largest)
+    (tmp_path / "largest").write_bytes(data)
+    check(inspect_file(tmp_path / "largest"), claim)
+    for claimed in (largest + 1, 2**64 - 1):
+        struct.pack_into(layout, data, offset, claimed)
+        (tmp_path / "huge").write_bytes(data)
+        with pytest.raises(ImpossibleSize, match="virtual size"):
+            check(inspect_file(tmp_path / "huge"), claim)
 
 
 def test_qcow2_claimed_as_raw_is_a_mismatch(tmp_path):
