@@ -135,13 +135,16 @@ def count_images(live_portal):
     return int(out.split()[-1])
 
 
+def printed(live_portal, code):
+    """The last line `code` prints in the live portal's `manage.py shell`."""
+    return live_portal.manage("shell", "-c", code).strip().splitlines()[-1]
+
+
 def locations_left(live_portal, image_id):
     """(status, deleted) of every location row of the image, deleted ones included."""
-    out = live_portal.manage("shell", "-c",
-                             "from images.models import ImageLocation; "
-                             "print(sorted((l.status, l.deleted) for l in "
-                             f"ImageLocation.all_objects.filter(image_id='{image_id}')))")
-    return out.strip().splitlines()[-1]
+    return printed(live_portal, "from images.models import ImageLocation; "
+                                "print(sorted((l.status, l.deleted) for l in "
+                                f"ImageLocation.all_objects.filter(image_id='{image_id}')))")
 
 
 def make_raw(tmp_path, size=4096):
@@ -399,11 +402,9 @@ def test_raw_requests_get_glance_v1_status_codes_and_headers(v1_url, live_portal
 
 
 def property_names(live_portal, image_id):
-    out = live_portal.manage("shell", "-c",
-                             "from images.models import ImageProperty; "
-                             "print(sorted(ImageProperty.objects.filter("
-                             f"image_id='{image_id}').values_list('name', flat=True)))")
-    return out.strip().splitlines()[-1]
+    return printed(live_portal, "from images.models import ImageProperty; "
+                                "print(sorted(ImageProperty.objects.filter("
+                                f"image_id='{image_id}').values_list('name', flat=True)))")
 
 
 def test_purge_props_keeps_the_reserved_os_glance_properties(v1_url, live_portal):
