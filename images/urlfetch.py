@@ -14,6 +14,7 @@ addresses are refused unless the operator lists the address in `allowed_hosts`.
 import ipaddress
 import re
 import socket
+import time
 from dataclasses import dataclass, field, fields
 from urllib.parse import urljoin, urlsplit
 
@@ -22,6 +23,8 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError, SSLError
+
+from stores.exceptions import StreamError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -95,10 +98,12 @@ class UrlRejected(ValueError):
     """The URL may not be fetched; the message says why, fit to show the user."""
 
 
-class FetchFailed(Exception):
+class FetchFailed(StreamError):
     """The fetch was allowed but gave no body; `status` is the HTTP status of a non-2xx answer.
 
-    Connection errors, TLS failures, timeouts and bodies cut short raise it with no status.
+    Connection errors, TLS failures, timeouts, bodies cut short and downloads too slow (past
+    the deadline, under the minimum rate) raise it with no status. A StreamError: raised from
+    inside a store's save(), it passes through as it is once the store removed its part.
     """
 
     def __init__(self, message, *, status=None):
@@ -160,6 +165,12 @@ class FetchPolicy:
     in Glance. An `allowed_hosts` entry with a port also allows that port for that host, and
     listing an address is the only way a non-public address (loopback, private, …) passes.
     `ca_bundle` is a PEM file of trusted CAs for https; None means certifi's, as requests uses.
+
+    `timeout` bounds each wait (to connect, for the answer, for the next bytes); a server
+    sending a byte now and then never passes it, so the whole download must also end within
+    `deadline` seconds and bring at least `min_rate` bytes/s, measured over each
+    `min_rate_window` seconds (0: no floor). Both are checked as bytes arrive; a server that
+    goes silent is cut by `timeout`.
     """
 
     allowed_schemes: tuple = ("http", "https")
@@ -168,6 +179,9 @@ class FetchPolicy:
     disallowed_hosts: tuple = ()
     max_redirects: int = 5
     timeout: float = 30.0
+    deadline: float = 43200.0        # 12 h: 50 GiB at 1.2 MB/s; below the tasks' time limit
+    min_rate: int = 1024
+    min_rate_window: float = 60.0
     ca_bundle: str | None = None
     _allow: tuple = field(init=False, repr=False, compare=False)
     _deny: tuple = field(init=False, repr=False, compare=False)
@@ -181,6 +195,10 @@ class FetchPolicy:
             raise ValueError("allowed_ports: ports are 1 to 65535")
         if int(self.max_redirects) < 0 or float(self.timeout) <= 0:
             raise ValueError("max_redirects must be 0 or more and timeout more than 0")
+        if float(self.deadline) <= 0 or float(self.min_rate_window) <= 0:
+            raise ValueError("deadline and min_rate_window must be more than 0")
+        if int(self.min_rate) < 0:
+            raise ValueError("min_rate must be 0 or more")
         set_ = object.__setattr__   # frozen: normalised here, once
         set_(self, "allowed_schemes", schemes)
         set_(self, "allowed_ports", ports)
@@ -188,6 +206,9 @@ class FetchPolicy:
         set_(self, "disallowed_hosts", _sequence("disallowed_hosts", self.disallowed_hosts))
         set_(self, "max_redirects", int(self.max_redirects))
         set_(self, "timeout", float(self.timeout))
+        set_(self, "deadline", float(self.deadline))
+        set_(self, "min_rate", int(self.min_rate))
+        set_(self, "min_rate_window", float(self.min_rate_window))
         set_(self, "_allow", tuple(_host_entry(h) for h in self.allowed_hosts))
         set_(self, "_deny", tuple(_host_entry(h) for h in self.disallowed_hosts))
 
@@ -375,28 +396,58 @@ def check_url(url, policy=None):
 class Download:
     """The body of a fetched URL, read as it arrives; `length` is its Content-Length or None.
 
-    `read(n)` returns up to n bytes, b"" at the end; a broken or short body raises
-    FetchFailed. Bytes are passed on as sent (no Content-Encoding decoding), so they match
-    `length`.
+    `read(n)` returns n bytes (fewer only at the end), b"" at the end; a broken or short
+    body raises FetchFailed, and so does a download past the policy's deadline (counted from
+    `started`, a time.monotonic()) or under its minimum rate. Bytes are passed on as sent
+    (no Content-Encoding decoding), so they match `length`.
     """
 
-    def __init__(self, response, pool, target):
+    def __init__(self, response, pool, target, policy=None, started=None):
         self._response = response
         self._pool = pool
         self.url = target.url
         self.host = target.host
         self.status = response.status
         self.length = _content_length(response.headers)
+        self._policy = policy or FetchPolicy()
+        self._started = time.monotonic() if started is None else started
+        self._window_start, self._window_bytes = time.monotonic(), 0
 
     def read(self, n=-1):
         if self._response is None:
             raise ValueError("read from a closed download")
-        try:
-            return self._response.read(None if n is None or n < 0 else n, decode_content=False)
-        except ReadTimeoutError as exc:
-            raise FetchFailed(f"{self.host} stopped sending data") from exc
-        except (HTTPError, OSError) as exc:
-            raise FetchFailed(f"the download from {self.host} broke off") from exc
+        want = None if n is None or n < 0 else n
+        parts, size = [], 0
+        # read1() returns what one receive brings: the pace is checked between receives,
+        # where read(n) would wait for all n bytes however slowly they come.
+        while want is None or size < want:
+            try:
+                part = self._response.read1(2**20 if want is None else want - size,
+                                            decode_content=False)
+            except ReadTimeoutError as exc:
+                raise FetchFailed(f"{self.host} stopped sending data") from exc
+            except (HTTPError, OSError) as exc:
+                raise FetchFailed(f"the download from {self.host} broke off") from exc
+            if not part:  # the end: complete, however slowly it came
+                break
+            self._pace(len(part))
+            parts.append(part)
+            size += len(part)
+        return b"".join(parts)
+
+    def _pace(self, received):
+        """FetchFailed once the download passed its deadline or fell under its minimum rate."""
+        policy, now = self._policy, time.monotonic()
+        if now - self._started > policy.deadline:
+            raise FetchFailed(f"the download from {self.host} did not finish within "
+                              f"{policy.deadline:g} s")
+        self._window_bytes += received
+        elapsed = now - self._window_start
+        if policy.min_rate and elapsed >= policy.min_rate_window:
+            if self._window_bytes < policy.min_rate * elapsed:
+                raise FetchFailed(f"{self.host} sent less than {policy.min_rate} bytes/s over "
+                                  f"{policy.min_rate_window:g} s")
+            self._window_start, self._window_bytes = now, 0
 
     def close(self):
         if self._response is not None:
@@ -471,13 +522,14 @@ def open_url(url, policy=None):
     to go to the address that was checked.
     """
     policy = policy or FetchPolicy.from_settings()
+    started = time.monotonic()
     target = check_url(url, policy)
     redirects = 0
     while True:
         response, pool = _request(target, policy)
         status = response.status
         if 200 <= status < 300:
-            return Download(response, pool, target)
+            return Download(response, pool, target, policy, started)
         location = response.headers.get("Location")
         response.close()
         pool.close()

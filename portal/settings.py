@@ -156,7 +156,8 @@ IMAGE_SIZE_CAP = _stores["IMAGE_SIZE_CAP"]
 # Where glance-direct data waits for its import (None: the default store).
 STAGING_STORE = _stores["STAGING_STORE"]
 # What a web-download import may fetch (images/urlfetch.py: FetchPolicy). Loopback, private,
-# link-local and metadata addresses are refused unless listed in allowed_hosts.
+# link-local and metadata addresses are refused unless listed in allowed_hosts. A download
+# must end within `deadline` seconds and bring `min_rate` bytes/s (over `min_rate_window`).
 WEB_DOWNLOAD = _stores["WEB_DOWNLOAD"]
 # Every project's default limits ([quotas]: {resource: int}, absent = unlimited); admins
 # override them per project (accounts.ProjectQuota).
@@ -226,6 +227,12 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PORTAL_QUEUE") or "portal"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task's time limits, in seconds: at the soft one the task gets SoftTimeLimitExceeded
+# (an import then fails cleanly: its task failed, its image queued again, its lock released),
+# at the hard one the worker kills it. Generous, since copying a 50 GiB image may take hours;
+# a web-download has its own, shorter deadline ([web_download] deadline, min_rate).
+CELERY_TASK_SOFT_TIME_LIMIT = 24 * 3600
+CELERY_TASK_TIME_LIMIT = 24 * 3600 + 300
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "") in ("1", "true")
 # With `celery -A portal beat`: a shallow audit of every location each night, a deep one
 # (every byte hashed again) each Sunday.

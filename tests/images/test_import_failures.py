@@ -1,14 +1,15 @@
-"""How uploads and imports fail: a header claiming a virtual size no column can hold, or an error
-nobody planned for. Each ends in an answer (or a failed task),
-a queued image, no object in any store, and no import lock left on the image."""
+"""How uploads and imports fail: a header claiming a virtual size no column can hold, an error
+nobody planned for, a server that sends too slowly. Each ends in an answer (or a failed
+task), a queued image, no object in any store, and no import lock left on the image."""
 import contextlib
 import struct
+import time
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.test import Client
 
 from accounts.services import user_ensure
-from images import services
 from images.exceptions import UnsupportedContent
 from images.inspection import MAX_VIRTUAL_SIZE
 from images.models import Image, ImageLocation, Task
@@ -17,8 +18,10 @@ from images.services.data import STAGING_PROPERTY
 from images.services.imports import (TASK_LOCK, image_import, image_import_run, image_stage,
                                      task_get)
 from images.services.properties import property_get
+from images.urlfetch import FetchPolicy, open_url
 from stores.backends.file import FileStore
 from tests import factories
+from tests.images.test_urlfetch import serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,23 +130,25 @@ def test_a_web_download_claiming_a_virtual_size_past_the_column_fails_its_task(
 # An error nobody planned for --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("error", [RuntimeError("a bug"),
+                                   SoftTimeLimitExceeded("the task's soft time limit")])
 def test_an_unexpected_error_in_an_import_fails_its_task_and_releases_the_lock(
-        file_stores, disk_images, monkeypatch):
+        file_stores, disk_images, monkeypatch, error):
     image = factories.image(disk_format="qcow2")
     with open(disk_images["qcow2"], "rb") as f:
         image_stage(image=image, stream=f)
 
     def broken_save(self, key, stream):
-        raise RuntimeError("a bug")
+        raise error
 
     monkeypatch.setattr(FileStore, "save", broken_save)
     task = image_import(image=image, body={"method": {"name": "glance-direct"},
                                            "stores": ["fast"]},
                         caller=Caller(project=factories.PROJECT))
-    with pytest.raises(RuntimeError, match="a bug"):
+    with pytest.raises(type(error)):
         image_import_run(task=task_get(task.id))
     assert_failed_and_released(task, image, file_stores)
-    assert "a bug" in task_get(task.id).info.message
+    assert str(error) in task_get(task.id).info.message
 
 
 def test_an_unexpected_error_in_a_web_download_fails_its_task_and_releases_the_lock(
@@ -159,3 +164,26 @@ def test_an_unexpected_error_in_a_web_download_fails_its_task_and_releases_the_l
     with pytest.raises(KeyError):
         image_import_run(task=task_get(task.id), fetch=fetch)
     assert_failed_and_released(task, image, file_stores)
+
+
+# A server that sends too slowly -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, options, reason", [
+    ("/trickle", {"min_rate": 4096, "min_rate_window": 1}, "bytes/s"),
+    ("/steady", {"deadline": 1.5, "min_rate": 0}, "within 1.5 s"),
+])
+def test_a_web_download_too_slow_fails_its_task_within_seconds_and_keeps_nothing(
+        file_stores, path, options, reason):
+    with serving("127.0.0.1") as origin:
+        host, port = origin.server_address
+        fetch_policy = FetchPolicy(allowed_hosts=[f"{host}:{port}"], timeout=5, **options)
+        image = factories.image(disk_format="raw")
+        started = time.monotonic()
+        task, imported = run_import(
+            image, {"name": "web-download", "uri": f"http://{host}:{port}{path}"},
+            fetch=lambda url: open_url(url, fetch_policy))
+        assert time.monotonic() - started < 6
+    assert imported is False
+    assert_failed_and_released(task, image, file_stores)
+    assert reason in task_get(task.id).info.message

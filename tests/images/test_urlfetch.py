@@ -10,14 +10,17 @@ import socket
 import ssl
 import sysconfig
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import tomllib
 from django.core.exceptions import ImproperlyConfigured
 
 from images.urlfetch import FetchFailed, FetchPolicy, UrlRejected, check_url, open_url
+from stores import config
 
 PAYLOAD = os.urandom(3 * 2**20 + 17)     # several reads and an odd tail
 CHUNK = 64 * 2**10
@@ -66,6 +69,12 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/slow":
             self.server.gate.wait(timeout=3)
             self.answer(200, b"late")
+        elif url.path == "/trickle":
+            # A byte every 0.1 s, never a pause long enough for a read timeout.
+            self.dribble(1, 0.1)
+        elif url.path == "/steady":
+            # 8 KiB every 0.05 s: a fair rate, but a body that never ends.
+            self.dribble(8192, 0.05)
         elif url.path == "/probe":
             self.answer(200, b"")
         else:
@@ -78,6 +87,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def dribble(self, size, every):
+        """Send `size` bytes every `every` seconds (for at most 20 s) of a large body."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(2**30))
+        self.end_headers()
+        deadline = time.monotonic() + 20
+        with contextlib.suppress(OSError):
+            while time.monotonic() < deadline and not self.server.gate.wait(every):
+                self.wfile.write(b"x" * size)
+                self.wfile.flush()
 
     def log_message(self, *args):
         pass
@@ -530,6 +550,28 @@ def test_a_server_that_does_not_answer_in_time_fails(origin):
         open_url(f"http://127.0.0.1:{origin.server_port}/slow", allowed)
 
 
+@pytest.mark.parametrize("path, options, message", [
+    # A byte every 0.1 s never trips the read timeout; the rate floor stops it.
+    ("/trickle", {"min_rate": 4096, "min_rate_window": 1},
+     "sent less than 4096 bytes/s over 1 s"),
+    # A fair rate, but a body that never ends.
+    ("/steady", {"deadline": 1.5, "min_rate": 0}, "did not finish within 1.5 s"),
+])
+def test_a_download_too_slow_fails_within_seconds(origin, path, options, message):
+    allowed = policy(allowed_hosts=[f"127.0.0.1:{origin.server_port}"], **options)
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match=message):
+        fetch(f"http://127.0.0.1:{origin.server_port}{path}", allowed)
+    assert 1 <= time.monotonic() - started < 4
+
+
+def test_a_fast_download_passes_the_deadline_and_rate_floor(origin):
+    allowed = policy(allowed_hosts=[f"127.0.0.1:{origin.server_port}"], deadline=10,
+                     min_rate=2**20, min_rate_window=1)
+    assert fetch(f"http://127.0.0.1:{origin.server_port}/blob", allowed) == \
+        (PAYLOAD, len(PAYLOAD))
+
+
 def test_a_body_shorter_than_its_content_length_fails(origin):
     allowed = policy(allowed_hosts=[f"127.0.0.1:{origin.server_port}"])
     with pytest.raises(FetchFailed, match="broke off"):
@@ -589,6 +631,7 @@ def test_the_policy_has_glances_defaults_without_the_setting(settings):
     assert (default.allowed_schemes, default.allowed_ports) == (("http", "https"), (80, 443))
     assert (default.allowed_hosts, default.disallowed_hosts) == ((), ())
     assert default.max_redirects == 5
+    assert (default.deadline, default.min_rate, default.min_rate_window) == (43200, 1024, 60)
 
 
 def test_keys_missing_from_the_setting_keep_their_defaults(settings):
@@ -597,6 +640,22 @@ def test_keys_missing_from_the_setting_keep_their_defaults(settings):
     assert configured.allowed_hosts == ("127.0.0.1:8099",)
     assert configured.max_redirects == 2
     assert configured.allowed_ports == (80, 443)
+
+
+def test_the_deadline_and_rate_floor_come_from_the_web_download_table(settings, tmp_path):
+    raw = tomllib.loads(f"""
+        [stores.local]
+        backend = "file"
+        root = "{tmp_path}"
+        [web_download]
+        deadline = 600
+        min_rate = 2048
+        min_rate_window = 30
+    """)
+    settings.WEB_DOWNLOAD = config.parse(raw, environ={}, base_dir=tmp_path)["WEB_DOWNLOAD"]
+    configured = FetchPolicy.from_settings()
+    assert (configured.deadline, configured.min_rate, configured.min_rate_window) == \
+        (600, 2048, 30)
 
 
 def test_check_url_without_a_policy_uses_the_setting(settings):
@@ -612,6 +671,9 @@ def test_check_url_without_a_policy_uses_the_setting(settings):
     {"allowed_schemes": ["file"]},
     {"allowed_ports": [0]},
     {"max_redirects": -1},
+    {"deadline": 0},
+    {"min_rate": -1},
+    {"min_rate_window": 0},
 ])
 def test_a_bad_setting_is_reported_as_improperly_configured(settings, config):
     settings.WEB_DOWNLOAD = config
