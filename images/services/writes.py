@@ -89,12 +89,13 @@ def journal_open(*, store, key, image_id, purpose):
 def _writer_alive(row):
     """Whether the write an open row records may still be running.
 
-    Uploads, stages and imports of an image are one at a time (its status, its import
-    task's lock): an open row of theirs is a write that ended. Copies are not serialized,
-    so a copy's row counts as running while its heartbeat is recent and, on this host,
-    while its process lives (a killed worker's task is handed out again at once here).
+    Uploads and stages answer a request, one at a time per image (its status): an open row
+    of theirs is a write that ended. A worker's writes (imports, web-downloads, copies) are
+    not serialized so: copies have no lock, and a broker may hand a task out again while
+    it still runs. Their row counts as running while its heartbeat is recent and, on this
+    host, while its process lives (a killed worker's task is handed out again at once).
     """
-    if row.ended_at is not None or row.purpose != Purpose.COPY:
+    if row.ended_at is not None or row.purpose in (Purpose.UPLOAD, Purpose.STAGE):
         return False
     if row.host == HOST and row.pid == os.getpid():
         return row.pk in _RUNNING

@@ -199,3 +199,14 @@ def test_a_failed_upload_whose_partial_stays_does_not_hold_up_the_next_one(file_
     (file_stores["fast"] / image.id).write_bytes(b"its partial, the store was down")
     services.image_upload(image=image, stream=io.BytesIO(b"the whole image"))
     assert (file_stores["fast"] / image.id).read_bytes() == b"the whole image"
+
+
+def test_an_import_handed_out_again_while_the_first_run_writes_does_not_clear_its_partial(
+        file_stores):
+    image = factories.image()
+    row = factories.journaled("fast", image.id, seconds_ago=5, purpose="import")
+    StoreWrite.objects.filter(pk=row.pk).update(host=HOST, pid=os.getppid())  # still running
+    (file_stores["fast"] / image.id).write_bytes(b"the first run's bytes so far")
+    with pytest.raises(Conflict, match="in progress"):
+        services.image_upload(image=image, stream=io.BytesIO(b"a second writer"))
+    assert (file_stores["fast"] / image.id).read_bytes() == b"the first run's bytes so far"
