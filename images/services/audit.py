@@ -125,27 +125,39 @@ def audited_locations(*, using="default"):
             .select_related("image").order_by("id"))
 
 
-def referenced_keys(store):
-    """Keys of `store` that a live or pending_delete location, or staged data, of any known
-    database references."""
-    referenced = set()
+def _reference_values(*, ending=None):
+    """Every URI that a live or pending_delete location, or staged data, of any known
+    database names (only those ending with `ending`, when given), streamed."""
     for alias in reference_aliases():
         # all_objects: a `pending_delete` location is soft-deleted (as Glance writes it), yet
         # its data is kept for the scrubber, or for a restore.
-        values = (ImageLocation.all_objects.using(alias)
-                  .filter(status__in=[ImageLocation.Status.ACTIVE,
-                                      ImageLocation.Status.PENDING_DELETE])
-                  .values_list("value", flat=True).iterator(chunk_size=BATCH_SIZE))
+        sources = [ImageLocation.all_objects.using(alias).filter(
+            status__in=[ImageLocation.Status.ACTIVE, ImageLocation.Status.PENDING_DELETE])]
         if alias == RECORD_ALIAS:
-            staged = (ImageProperty.objects.filter(name=STAGING_PROPERTY)
-                      .values_list("value", flat=True))
-            values = [*values, *staged]
-        for value in values:
-            try:
-                referenced.add(store.key_of(value))
-            except InvalidLocation:
-                continue
-    return referenced
+            sources.append(ImageProperty.objects.filter(name=STAGING_PROPERTY))
+        for rows in sources:
+            if ending is not None:
+                rows = rows.filter(value__endswith=ending)
+            yield from rows.values_list("value", flat=True).iterator(chunk_size=BATCH_SIZE)
+
+
+def _keys_in(store, values):
+    for value in values:
+        try:
+            yield store.key_of(value)
+        except InvalidLocation:
+            continue
+
+
+def referenced_keys(store):
+    """Keys of `store` that a location or staged data of any known database references."""
+    return set(_keys_in(store, _reference_values()))
+
+
+def key_referenced(store, key):
+    """Whether a location or staged data of any known database references `key` of `store`:
+    the one-object check, reading only the URIs that end with the key."""
+    return key in _keys_in(store, _reference_values(ending=key))
 
 
 def images_writing(image_ids):

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from images.exceptions import Conflict, Forbidden, Invalid, NotFound
 from images.models import Image, ImageLocation, StoreWrite
-from images.services.audit import IN_FLIGHT, STAGING_PREFIX, images_writing, referenced_keys
+from images.services.audit import IN_FLIGHT, STAGING_PREFIX, images_writing, key_referenced
 from images.services.data import _location_remove, store_get
 from images.services.imports import IMPORTING, image_import
 from images.services.properties import property_get
@@ -61,7 +61,7 @@ def _in_use(store, key):
         return "That object belongs to an upload or import in progress"
     if image is not None and property_get(image, IMPORTING):
         return "That object may be a copy being written (copy-image in progress)"
-    if key in referenced_keys(store):
+    if key_referenced(store, key):
         return IN_USE
     return None
 
