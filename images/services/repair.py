@@ -49,6 +49,8 @@ def location_recopy(*, location, caller):
 
 
 IN_USE = "A database references that object now; it is in use"
+NOT_OURS = ("That object is older than this portal's write of it: someone else wrote it, "
+            "and it is left as it is")
 
 
 def _in_use(store, key):
@@ -90,12 +92,17 @@ def leftover_delete(*, store_name, location, older_than=None, dry_run=False):
         if reason == IN_USE:  # its location was written after the row: that write is done
             journal_close_all(store=store.name, key=key, outcome=StoreWrite.Outcome.RECORDED)
         elif reason is None:
-            _leftover_remove(store, key, older_than=older_than, dry_run=dry_run)
+            reason = _leftover_remove(store, key, older_than=older_than, dry_run=dry_run)
+            if reason == NOT_OURS and not dry_run:  # the rows prove nothing: close them
+                journal_close_all(store=store.name, key=key,
+                                  outcome=StoreWrite.Outcome.REFUSED)
     if reason:
         raise Conflict(reason)
 
 
 def _leftover_remove(store, key, *, older_than, dry_run):
+    """Remove the leftover `key`; Conflict when it is too recent or not journaled, NOT_OURS
+    (nothing removed) when the object predates the write the journal records."""
     rows = list(StoreWrite.objects.filter(store=store.name, key=key)
                 .exclude(outcome=StoreWrite.Outcome.REFUSED).order_by("started_at", "id"))
     if not rows:
@@ -111,11 +118,11 @@ def _leftover_remove(store, key, *, older_than, dry_run):
     if modified is not None and older_than is not None and modified > older_than:
         raise Conflict("Written recently; kept until it is older")
     if modified is not None and modified < newest.started_at - CLOCK_SKEW:
-        raise Conflict("That object is older than this portal's write of it: someone else "
-                       "wrote it, and it is left as it is")
+        return NOT_OURS
     if not dry_run:
         store.delete_partial(key)
         journal_close_all(store=store.name, key=key, outcome=StoreWrite.Outcome.REMOVED)
+    return None
 
 
 def foreign_delete(*, store_name, location, size):

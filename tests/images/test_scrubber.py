@@ -404,3 +404,18 @@ def test_a_long_write_moves_its_heartbeat_forward_as_it_streams(delayed, setting
     services.image_upload(image=image, stream=Slow(os.urandom(10 * 2**16)))
     row = StoreWrite.objects.get(image_id=image.id)
     assert row.touched_at is not None and row.started_at < row.touched_at <= row.closed_at
+
+
+def test_an_object_older_than_its_journal_row_is_kept_and_the_row_closed_as_proving_nothing(
+        delayed):
+    image = factories.image()
+    stray = delayed["fast"] / image.id
+    stray.write_bytes(b"there before the portal's write")
+    age(stray, 10 * HOUR)
+    row = factories.journaled("fast", image.id, seconds_ago=2 * HOUR)
+    report = leftovers_scrub(now=timezone.now())
+    assert report.leftovers == [] and "older than" in report.kept_leftovers[0][2]
+    assert stray.read_bytes() == b"there before the portal's write"
+    row.refresh_from_db()
+    assert row.outcome == StoreWrite.Outcome.REFUSED
+    assert leftovers_scrub(now=timezone.now()).kept_leftovers == []  # not tried again
