@@ -173,10 +173,12 @@ def _iso_image(path, blocks=200):
 def disk_images(tmp_path_factory):
     """Good images of each disk format and the unsafe shapes, made once per session.
 
-    Good: raw, qcow2, vmdk (monolithicSparse), vmdk-stream (streamOptimized), vhd
-    (dynamic), vhd-fixed, vhdx, vdi, iso. Unsafe: qcow2-backing (a backing file),
-    qcow2-data-file (an external data file), vmdk-flat (a monolithicFlat descriptor) and
-    vmdk-split (a twoGbMaxExtentSparse descriptor), whose descriptors name other files.
+    Good: raw, gpt and mbr (partitioned raw disks), qcow2, vmdk (monolithicSparse),
+    vmdk-stream (streamOptimized), vhd (dynamic), vhd-fixed, vhdx, vdi, iso, iso-hybrid.
+    Unsafe: qcow2-backing (a backing file), qcow2-data-file (an external data file),
+    qcow2-unknown-feature, qcow2-iso (a polyglot), vmdk-flat (a monolithicFlat descriptor)
+    and vmdk-split (a twoGbMaxExtentSparse descriptor), whose descriptors name other files,
+    qed, luks (refused unless claimed as what they are, and QED is never allowed).
     """
     if shutil.which("qemu-img") is None:
         pytest.skip("needs qemu-img (Debian: qemu-utils)")
@@ -188,7 +190,9 @@ def disk_images(tmp_path_factory):
 
     images = DiskImages()
     raw = folder / "disk.raw"
-    raw.write_bytes(os.urandom(3 * 2**20 + 3 * 512))  # qemu-img rounds sizes to sectors
+    # An empty first sector: random bytes may end it with the 0x55AA mark of a boot record,
+    # which reads as a broken MBR (1 time in 65536) and is refused as such.
+    raw.write_bytes(bytes(512) + os.urandom(3 * 2**20 + 2 * 512))  # whole sectors
     images["raw"] = raw
     made = {"qcow2": ("qcow2", "disk.qcow2", []),
             "vmdk": ("vmdk", "disk.vmdk", []),
@@ -200,14 +204,61 @@ def disk_images(tmp_path_factory):
             "qcow2-backing": ("qcow2", "top.qcow2", ["-b", "disk.qcow2", "-F", "qcow2"]),
             "qcow2-data-file": ("qcow2", "external.qcow2", ["-o", "data_file=external.data"]),
             "vmdk-flat": ("vmdk", "flat.vmdk", ["-o", "subformat=monolithicFlat"]),
-            "vmdk-split": ("vmdk", "split.vmdk", ["-o", "subformat=twoGbMaxExtentSparse"])}
+            "vmdk-split": ("vmdk", "split.vmdk", ["-o", "subformat=twoGbMaxExtentSparse"]),
+            "qed": ("qed", "disk.qed", []),
+            "luks": ("luks", "disk.luks", ["--object", "secret,id=key,data=secret",
+                                           "-o", "key-secret=key"])}
     for name, (fmt, file_name, options) in made.items():
-        size = "3M" if name == "vhd-fixed" else "64M"
-        qemu_img("create", "-q", "-f", fmt, *options, file_name, size)
+        size = {"vhd-fixed": "3M", "luks": "4M"}.get(name, "64M")
+        for attempt in range(5):
+            try:
+                qemu_img("create", "-q", "-f", fmt, *options, file_name, size)
+                break
+            except subprocess.CalledProcessError:
+                # LUKS times its key derivation, which fails on a busy machine ("Unable
+                # to get accurate CPU usage"); another try is the cure.
+                if attempt == 4:
+                    raise
         images[name] = folder / file_name
     _iso_image(folder / "disk.iso")
     images["iso"] = folder / "disk.iso"
+    _patched_images(folder, images)
     return images
+
+
+def _patched_images(folder, images):
+    """The shapes no tool makes on purpose, patched into real images.
+
+    qcow2-unknown-feature: an incompatible-feature bit no reader knows (bit 63), which
+    tells every reader to refuse the image. qcow2-iso: a qcow2 that is also an ISO 9660
+    volume (the descriptors at 32 KiB lie in the qcow2's unused header cluster), each
+    reader seeing another disk. iso-hybrid: an ISO with an MBR in front, as bootable ISOs
+    have. gpt and mbr: raw disks partitioned by sfdisk (Debian: fdisk).
+    """
+    qcow2 = images["qcow2"].read_bytes()
+    unknown = bytearray(qcow2)
+    unknown[72] |= 0x80  # incompatible_features, a big-endian u64 at 72
+    images["qcow2-unknown-feature"] = folder / "unknown-feature.qcow2"
+    images["qcow2-unknown-feature"].write_bytes(bytes(unknown))
+    iso = images["iso"].read_bytes()
+    polyglot = bytearray(qcow2)
+    polyglot[32768:36864] = iso[32768:36864]
+    images["qcow2-iso"] = folder / "polyglot.qcow2"
+    images["qcow2-iso"].write_bytes(bytes(polyglot))
+    hybrid = bytearray(iso)
+    # One bootable partition over the whole volume, and the boot record's mark.
+    hybrid[446:462] = bytes([0x80, 0, 2, 0, 0x17, 0, 0, 0]) + (0).to_bytes(4, "little") + \
+        (len(iso) // 512).to_bytes(4, "little")
+    hybrid[510:512] = b"\x55\xaa"
+    images["iso-hybrid"] = folder / "hybrid.iso"
+    images["iso-hybrid"].write_bytes(bytes(hybrid))
+    for label, table in (("gpt", "label: gpt\n,,L\n"), ("mbr", "label: dos\n,,83\n")):
+        path = folder / f"{label}.raw"
+        with open(path, "wb") as f:
+            f.truncate(8 * 2**20)
+        subprocess.run(["sfdisk", "-q", str(path)], input=table, text=True, check=True,
+                       capture_output=True)
+        images[label] = path
 
 
 @pytest.fixture

@@ -19,19 +19,23 @@ from tests import factories
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GOOD = [  # (disk image, disk_format claimed, format qemu-img reads it as)
-    ("raw", "raw", "raw"), ("raw", "ami", "raw"), ("qcow2", "qcow2", "qcow2"),
-    ("vmdk", "vmdk", "vmdk"), ("vmdk-stream", "vmdk", "vmdk"), ("vhd", "vhd", "vpc"),
-    ("vhd-fixed", "vhd", "vpc"), ("vhdx", "vhdx", "vhdx"), ("vdi", "vdi", "vdi"),
-    ("iso", "iso", "raw"),
+    ("raw", "raw", "raw"), ("raw", "ami", "raw"), ("gpt", "raw", "raw"), ("mbr", "raw", "raw"),
+    ("qcow2", "qcow2", "qcow2"), ("vmdk", "vmdk", "vmdk"), ("vmdk-stream", "vmdk", "vmdk"),
+    ("vhd", "vhd", "vpc"), ("vhd-fixed", "vhd", "vpc"), ("vhdx", "vhdx", "vhdx"),
+    ("vdi", "vdi", "vdi"), ("iso", "iso", "raw"), ("iso-hybrid", "iso", "raw"),
 ]
 BAD = [  # (disk image, disk_format claimed, what the refusal says, a good image to retry)
-    ("qcow2-backing", "qcow2", "backing file", "qcow2"),
-    ("qcow2-data-file", "qcow2", "external data file", "qcow2"),
-    ("vmdk-flat", "vmdk", "vmdk descriptor points at other files", "vmdk"),
-    ("vmdk-split", "vmdk", "vmdk descriptor points at other files", "vmdk"),
+    ("qcow2-backing", "qcow2", "Image has a backing file", "qcow2"),
+    ("qcow2-data-file", "qcow2", "Image has data_file set", "qcow2"),
+    ("qcow2-unknown-feature", "qcow2", "Unknown QCOW2 features found", "qcow2"),
+    ("qcow2-iso", "qcow2", "matches more than one format (iso, qcow2)", "qcow2"),
+    ("vmdk-flat", "vmdk", "descriptor: Unsupported subformat", "vmdk"),
+    ("vmdk-split", "vmdk", "descriptor: Unsupported subformat", "vmdk"),
     ("qcow2", "raw", "Image data is qcow2, but its disk_format is raw", "raw"),
     ("raw", "qcow2", "Image data is raw, but its disk_format is qcow2", "qcow2"),
     ("vmdk", "qcow2", "Image data is vmdk, but its disk_format is qcow2", "qcow2"),
+    ("qed", "raw", "Image data is qed, but its disk_format is raw", "raw"),
+    ("luks", "raw", "Image data is luks, but its disk_format is raw", "raw"),
 ]
 
 
@@ -155,7 +159,7 @@ def test_staging_a_refused_image_is_answered_415_and_stages_nothing(file_stores,
     image = factories.image(disk_format="vmdk")
     with open(disk_images["vmdk-split"], "rb") as f, pytest.raises(UnsupportedContent):
         image_stage(image=image, stream=f)
-    assert_refused_and_nothing_kept(image, file_stores, "other files")
+    assert_refused_and_nothing_kept(image, file_stores, "Unsupported subformat")
 
 
 def test_glance_direct_of_a_good_image_sets_the_virtual_size(file_stores, disk_images):

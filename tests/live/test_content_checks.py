@@ -12,13 +12,23 @@ from tests.live.clients import (OCTET, assert_error, create_image, glance, show_
 pytestmark = pytest.mark.live
 
 REFUSED = [  # (disk image, disk_format claimed, what the answer says)
-    ("qcow2-backing", "qcow2", "Unsafe image: qcow2 has a backing file"),
-    ("qcow2-data-file", "qcow2", "Unsafe image: qcow2 has an external data file"),
-    ("vmdk-flat", "vmdk", "Unsafe image: vmdk descriptor points at other files"),
-    ("vmdk-split", "vmdk", "Unsafe image: vmdk descriptor points at other files"),
+    ("qcow2-backing", "qcow2",
+     "Unsafe image: qcow2 fails its safety checks (backing_file: Image has a backing file)"),
+    ("qcow2-data-file", "qcow2",
+     "Unsafe image: qcow2 fails its safety checks (data_file: Image has data_file set)"),
+    ("qcow2-unknown-feature", "qcow2", "Unsafe image: qcow2 fails its safety checks "
+     "(unknown_features: Unknown QCOW2 features found)"),
+    ("qcow2-iso", "qcow2", "Image data matches more than one format (iso, qcow2); it is "
+     "refused, since each reader would see a different disk"),
+    ("vmdk-flat", "vmdk",
+     "Unsafe image: vmdk fails its safety checks (descriptor: Unsupported subformat)"),
+    ("vmdk-split", "vmdk",
+     "Unsafe image: vmdk fails its safety checks (descriptor: Unsupported subformat)"),
     ("qcow2", "raw", "Image data is qcow2, but its disk_format is raw"),
     ("raw", "qcow2", "Image data is raw, but its disk_format is qcow2"),
     ("vmdk", "qcow2", "Image data is vmdk, but its disk_format is qcow2"),
+    ("qed", "raw", "Image data is qed, but its disk_format is raw"),
+    ("luks", "raw", "Image data is luks, but its disk_format is raw"),
 ]
 
 
@@ -75,7 +85,8 @@ def test_a_huge_refused_upload_is_answered_without_being_read_to_its_end(api, li
 @pytest.mark.parametrize("name, disk_format, qemu_format", [
     ("raw", "raw", "raw"), ("qcow2", "qcow2", "qcow2"), ("vmdk-stream", "vmdk", "vmdk"),
     ("vhd", "vhd", "vpc"), ("vhd-fixed", "vhd", "vpc"), ("vhdx", "vhdx", "vhdx"),
-    ("vdi", "vdi", "vdi"), ("iso", "iso", "raw")])
+    ("vdi", "vdi", "vdi"), ("iso", "iso", "raw"), ("iso-hybrid", "iso", "raw"),
+    ("gpt", "raw", "raw"), ("mbr", "raw", "raw")])
 def test_a_good_image_is_active_with_qemu_imgs_virtual_size(api, disk_images, name,
                                                             disk_format, qemu_format):
     image = create_image(api, disk_format=disk_format)
@@ -109,23 +120,45 @@ def test_a_refused_web_download_fails_its_task_and_keeps_nothing(api, live_porta
             break
         time.sleep(0.3)
     assert tasks[0]["status"] == "failure"
-    assert "vmdk descriptor points at other files" in tasks[0]["message"]
+    assert "vmdk fails its safety checks" in tasks[0]["message"]
     shown = show_image(api, image["id"])
     assert (shown["status"], shown["os_glance_failed_import"]) == ("queued", "file,cheap")
     assert objects_of(live_portal, image["id"]) == set()
 
 
+@pytest.mark.parametrize("name, disk_format, message", [
+    ("qcow2-data-file", "qcow2",
+     "Unsafe image: qcow2 fails its safety checks (data_file: Image has data_file set)"),
+    ("qcow2-unknown-feature", "qcow2", "Unknown QCOW2 features found"),
+    ("qcow2-iso", "qcow2", "Image data matches more than one format (iso, qcow2)"),
+    ("qed", "raw", "Image data is qed, but its disk_format is raw"),
+    ("luks", "raw", "Image data is luks, but its disk_format is raw"),
+])
 def test_glance_cli_shows_why_the_upload_was_refused(api, live_portal, disk_images,
-                                                     tmp_path_factory):
-    name = f"unsafe-{uuid.uuid4().hex[:8]}"
-    result = glance(live_portal, live_portal.user_token, "image-create", "--name", name,
-                    "--disk-format", "qcow2", "--container-format", "bare",
-                    "--file", disk_images["qcow2-data-file"],
-                    home=tmp_path_factory.mktemp("glance-home"))
+                                                     tmp_path_factory, name, disk_format,
+                                                     message):
+    image_name = f"refused-{uuid.uuid4().hex[:8]}"
+    result = glance(live_portal, live_portal.user_token, "image-create", "--name", image_name,
+                    "--disk-format", disk_format, "--container-format", "bare",
+                    "--file", disk_images[name], home=tmp_path_factory.mktemp("glance-home"))
     assert result.returncode != 0
-    assert "Unsafe image: qcow2 has an external data file. Nothing was kept." in result.stderr
+    assert message in result.stderr and "Nothing was kept." in result.stderr
     # glanceclient leaves the image it created, queued, as it does with Glance.
-    (image,) = api.get(api.base + "/v2/images", params={"name": name}).json()["images"]
+    (image,) = api.get(api.base + "/v2/images", params={"name": image_name}).json()["images"]
     assert image["status"] == "queued"
     assert objects_of(live_portal, image["id"]) == set()
+    assert api.delete(api.base + image["self"]).status_code == 204
+
+
+def test_glance_cli_uploads_a_raw_disk_with_a_gpt_partition_table(api, live_portal,
+                                                                  disk_images,
+                                                                  tmp_path_factory):
+    image_name = f"gpt-{uuid.uuid4().hex[:8]}"
+    result = glance(live_portal, live_portal.user_token, "image-create", "--name", image_name,
+                    "--disk-format", "raw", "--container-format", "bare",
+                    "--file", disk_images["gpt"], home=tmp_path_factory.mktemp("glance-home"))
+    assert result.returncode == 0, result.stderr
+    (image,) = api.get(api.base + "/v2/images", params={"name": image_name}).json()["images"]
+    assert (image["status"], image["virtual_size"]) == ("active",
+                                                        disk_images["gpt"].stat().st_size)
     assert api.delete(api.base + image["self"]).status_code == 204

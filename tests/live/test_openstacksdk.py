@@ -176,7 +176,7 @@ def test_a_refused_image_raises_with_the_reason_and_the_sdk_leaves_no_image(
     name = unique("sdk-unsafe")
     before = stored_files(live_portal)
     with pytest.raises(openstack.exceptions.SDKException,
-                       match="qcow2 has a backing file"):
+                       match="Image has a backing file"):
         conn.create_image(name, filename=str(disk_images["qcow2-backing"]),
                           disk_format="qcow2", container_format="bare", wait=True)
     # The SDK deletes the image it made when the upload fails; nothing reached a store.
