@@ -264,7 +264,8 @@ def _patched_images(folder, images):
 @pytest.fixture
 def payload():
     # Several 1 MiB chunks and an odd tail.
-    return os.urandom(3 * 2**20 + 17)
+    from tests.factories import random_data
+    return random_data(3 * 2**20 + 17)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
+from tests.factories import random_data
+
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium reaches for the (closed) network.
@@ -234,7 +236,7 @@ def random_file(path, size, chunk=8 * 2**20):
         left = size
         while left:
             n = min(chunk, left)
-            fh.write(os.urandom(n))
+            fh.write(random_data(n) if left == size else os.urandom(n))
             left -= n
     return path
 
