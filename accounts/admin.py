@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from accounts.models import Membership, Project, ProjectQuota, Token
 
@@ -32,12 +35,58 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "project__name")
 
 
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("valid", "valid"), ("expired", "expired"), ("never", "never expires")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "valid":
+            return queryset.filter(expires_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        if self.value() == "never":
+            return queryset.filter(expires_at__isnull=True)
+        return queryset
+
+
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
-    """Tokens are issued with `manage.py create_token`; here they can only be revoked."""
+    """Tokens are issued with `manage.py create_token`; here they are listed and revoked
+    (deleted). Neither the secret nor its digest is shown, only the secret's last characters."""
 
-    list_display = ("user", "created_at", "last_used_at")
-    readonly_fields = ("user", "digest", "created_at", "last_used_at")
+    list_display = ("key", "user", "project", "created_at", "expires", "expired", "last_used_at")
+    list_filter = (TokenStateFilter,)
+    list_select_related = ("user__membership__project",)
+    search_fields = ("user__username", "tail")
+    fields = ("key", "user", "project", "created_at", "expires", "expired", "last_used_at")
+    readonly_fields = fields
+
+    @admin.display(description="key")
+    def key(self, token):
+        return f"…{token.tail}" if token.tail else "(issued before keys were noted)"
+
+    @admin.display(description="project")
+    def project(self, token):
+        membership = getattr(token.user, "membership", None)
+        return membership.project if membership else "-"
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, token):
+        if token.expires_at is None:
+            # Flagged: such a token works for whoever holds it until it is revoked here.
+            return format_html('<strong style="color: {}">never</strong>', "var(--error-fg)")
+        return date_format(timezone.localtime(token.expires_at), "DATETIME_FORMAT")
+
+    @admin.display(description="expired", boolean=True)
+    def expired(self, token):
+        return token.is_expired()
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

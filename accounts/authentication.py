@@ -19,6 +19,10 @@ class TokenHeaderAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The request you have made requires "
                                                   "authentication.")
         now = timezone.now()
+        if token.is_expired(now):
+            # Said apart from a wrong token, so a client knows to get a new one rather than
+            # look for a typo.
+            raise exceptions.AuthenticationFailed("The token has expired; request a new one.")
         # A write per request would serialize every API call on SQLite: record the use at
         # most once a minute.
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

@@ -68,25 +68,43 @@ class TokenQuerySet(models.QuerySet):
 
 
 class Token(models.Model):
-    """An API token, sent as `X-Auth-Token`. Only its SHA-256 is stored."""
+    """An API token, sent as `X-Auth-Token`. Only its SHA-256 and its last characters are
+    stored; an empty `expires_at` means it never expires."""
+
+    # Enough for an admin to tell a user's tokens apart, too few to help guess the other 60.
+    TAIL_LENGTH = 4
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="api_tokens")
     digest = models.CharField(max_length=64, unique=True)
+    tail = models.CharField(max_length=TAIL_LENGTH, blank=True,
+                            help_text="The secret's last characters (empty for tokens issued "
+                                      "before they were kept).")
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects = TokenQuerySet.as_manager()
 
     def __str__(self):
-        return f"token {self.digest[:8]}… of {self.user}"
+        return f"token …{self.tail or '?'} of {self.user}"
 
     @staticmethod
     def digest_of(secret):
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user):
-        """Create a token for `user`; return (token, secret). The secret is not kept."""
+    def issue(cls, user, *, lifetime):
+        """Create a token for `user` valid for `lifetime` (a timedelta, or None: forever).
+
+        Returns (token, secret); the secret is not kept.
+        """
         secret = secrets.token_hex(32)
-        return cls.objects.create(user=user, digest=cls.digest_of(secret)), secret
+        now = timezone.now()
+        token = cls.objects.create(
+            user=user, digest=cls.digest_of(secret), tail=secret[-cls.TAIL_LENGTH:],
+            created_at=now, expires_at=None if lifetime is None else now + lifetime)
+        return token, secret
+
+    def is_expired(self, now=None):
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

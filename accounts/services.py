@@ -1,4 +1,6 @@
 """Users, their projects and their tokens."""
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -34,7 +36,15 @@ def user_ensure(*, username, project_name=None, admin=False):
     return user
 
 
-def token_create(*, user):
-    """Issue a new API token for `user`; return the secret to hand out."""
-    _, secret = Token.issue(user)
+# A day: long enough for a working session or a benchmark run, short enough that a token
+# left in a shell history or a CI log soon stops working.
+TOKEN_LIFETIME = timedelta(hours=24)
+
+
+def token_create(*, user, lifetime=TOKEN_LIFETIME):
+    """Issue a new API token for `user`, valid for `lifetime` (None: never expires).
+
+    Returns the secret to hand out; only its digest is kept.
+    """
+    _, secret = Token.issue(user, lifetime=lifetime)
     return secret

@@ -10,6 +10,8 @@ This module is the only reader of the environment:
                     to another worker (default 3600)
 - GLANCE_DATABASE_URL an existing Glance database, opened read-only as the alias "glance"
 - PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
+- PORTAL_HTTPS      1 behind a proxy that terminates TLS: secure cookies, HSTS, the proxy's
+                    X-Forwarded-Proto trusted (default off, for plain-http `make run`)
 """
 import os
 import secrets
@@ -41,6 +43,21 @@ def _secret_key():
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("PORTAL_DEBUG", "") in ("1", "true", "yes")
 ALLOWED_HOSTS = os.environ.get("PORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+
+SILENCED_SYSTEM_CHECKS = []
+if os.environ.get("PORTAL_HTTPS", "") in ("1", "true", "yes"):
+    # Browsers reach the portal only over https, through a proxy that terminates TLS and
+    # sets X-Forwarded-Proto; the proxy must overwrite a client's own such header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # No SECURE_SSL_REDIRECT (security.W008): the proxy redirects plain http itself. Done
+    # here too, it would answer an API client's PUT or POST on http with a 301 that clients
+    # follow without the body, and a load balancer's plain-http health check with 301s.
+    # No SECURE_HSTS_PRELOAD (security.W021): the preload list binds every subdomain of the
+    # registered domain for months, a decision for its owner, not for one service.
+    SILENCED_SYSTEM_CHECKS += ["security.W008", "security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -110,7 +127,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 
 # Glance's own index names (ix_image_tags_image_id_tag_value, ...) pass Django's 30-character
 # limit, which exists for Oracle; SQLite, PostgreSQL (63) and MariaDB (64) take them.
-SILENCED_SYSTEM_CHECKS = ["models.E034"]
+SILENCED_SYSTEM_CHECKS.append("models.E034")
 
 # An existing Glance database, read with .using("glance") and opened read-only
 # (portal/routers.py: glance_database); import_glance_db copies its rows into "default".
@@ -162,6 +179,9 @@ WEB_DOWNLOAD = _stores["WEB_DOWNLOAD"]
 # Every project's default limits ([quotas]: {resource: int}, absent = unlimited); admins
 # override them per project (accounts.ProjectQuota).
 IMAGE_QUOTAS = _stores["QUOTAS"]
+# Who may copy an image into more stores (copy-image): "admin", as Glance's default policy,
+# or "owner", and then each stored copy counts toward the owner's image_size_total.
+COPY_IMAGE = _stores["COPY_IMAGE"]
 # Delayed delete (Glance's delayed_delete, scrub_time): a deleted image waits in
 # `pending_delete`, data kept and restorable by an admin, until the scrubber removes its data
 # SCRUB_TIME seconds later. The scrubber also removes objects no location references once

@@ -1,7 +1,8 @@
-"""The README's run command on a fresh data folder: serves the portal, creates the admin once,
-and runs a worker that does background copies."""
+"""The README's run command on a fresh data folder: serves the portal, creates the admin once
+(its password in a file, not in the output), and runs a worker that does background copies."""
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -38,6 +39,16 @@ def manage(env, *args):
     return result.stdout
 
 
+def signed_in_as_admin(url, password):
+    """Whether the admin's sign-in form takes `admin` and `password`."""
+    session = requests.Session()
+    session.get(f"{url}/admin/login/", timeout=10)
+    response = session.post(f"{url}/admin/login/", allow_redirects=False, timeout=10, data={
+        "username": "admin", "password": password, "next": "/admin/",
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    return response.status_code == 302 and response.headers["Location"] == "/admin/"
+
+
 def test_run_command_serves_creates_admin_once_and_runs_the_worker(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
@@ -45,6 +56,7 @@ def test_run_command_serves_creates_admin_once_and_runs_the_worker(tmp_path):
                         "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(PORT=str(port), PORTAL_DATA_DIR=str(tmp_path / "data"),
                VENV=str(os.path.dirname(os.path.dirname(sys.executable))))
+    password_file = tmp_path / "data" / "admin-password"
     process = start(env)
     try:
         page = wait_for(f"http://127.0.0.1:{port}/admin/login/", timeout=60, process=process)
@@ -62,9 +74,12 @@ def test_run_command_serves_creates_admin_once_and_runs_the_worker(tmp_path):
             time.sleep(0.5)
         assert (tmp_path / "data" / "images" / "cheap" / image_id).read_bytes() == \
             (tmp_path / "img").read_bytes()
+        assert signed_in_as_admin(f"http://127.0.0.1:{port}", password_file.read_text().strip())
     finally:
         first_output = stop(process)
-    assert "Created user 'admin' with password:" in first_output
+    assert f"its password is in {password_file}" in first_output
+    assert password_file.read_text().strip() not in first_output
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
 
     process = start(env)  # a second start works on the same data and keeps the admin
     try:
