@@ -19,7 +19,7 @@ def location_copy_task(self, image_id, store_name):
 @shared_task(acks_late=True)
 def image_import_task(task_id):
     """Run an import (glance-direct, web-download or copy-image) recorded as a Task row."""
-    from images import urlfetch
+    from stores import urlfetch
     from images.services.imports import image_import_run, task_get
 
     policy = urlfetch.FetchPolicy.from_settings()
@@ -96,6 +96,13 @@ def _counts(findings):
     for finding in findings:
         counts[str(finding.finding)] = counts.get(str(finding.finding), 0) + 1
     return counts
+
+
+@shared_task(acks_late=True)
+def stores_health_task():
+    """Probe every store and keep each Health for the pages (beat, every STORE_HEALTH_TTL / 2
+    seconds); returns {store: healthy}."""
+    return {store.name: health.ok for store, health in services.stores_health(fresh=True)}
 
 
 @shared_task(acks_late=True)

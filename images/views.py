@@ -69,13 +69,15 @@ def _may_change(caller, image):
     return caller.admin or (caller.project is not None and image.owner == caller.project)
 
 
-def _store_choices():
+def _store_choices(caller):
+    """The stores with their health as last probed (healthy None: not probed yet). Why a
+    store is unhealthy is for admins only: it names folders, endpoints and accounts."""
     choices = []
-    for store in all_stores():
-        health = store.health()
+    for store, health in services.stores_health():
         choices.append({"name": store.name, "description": store.description,
                         "kind": store.kind, "read_only": store.read_only,
-                        "healthy": health.ok, "reason": health.reason,
+                        "healthy": health and health.ok,
+                        "reason": health.reason if health and caller.admin else "",
                         "default": store.name == settings.DEFAULT_STORE})
     return choices
 
@@ -124,7 +126,7 @@ def image_list(request):
 @login_required
 def image_upload(request):
     return render(request, "images/image_upload.html", {
-        "stores": [s for s in _store_choices() if not s["read_only"]],
+        "stores": [s for s in _store_choices(_caller(request)) if not s["read_only"]],
         "disk_formats": DISK_FORMATS, "container_formats": CONTAINER_FORMATS,
         "visibilities": Image.Visibility.values, "admin": _caller(request).admin})
 
@@ -279,7 +281,7 @@ def store_dashboard(request):
     using = _database(request)
     usage = store_usage(_caller(request)) if using == "default" else _store_usage_in(using)
     rows = []
-    for store in _store_choices():
+    for store in _store_choices(_caller(request)):
         count, size = usage.get(store["name"], (0, 0))
         rows.append({**store, "count": count, "bytes": size})
     biggest = max([row["bytes"] for row in rows] + [1])

@@ -10,6 +10,9 @@ This module is the only reader of the environment:
                     to another worker (default 3600)
 - GLANCE_DATABASE_URL an existing Glance database, opened read-only as the alias "glance"
 - PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
+- PORTAL_CACHE_URL  Redis for Django's cache (default: the broker's Redis when it is one,
+                    else a folder under the data dir, shared by the processes of one machine)
+- PORTAL_STORE_HEALTH_TTL seconds a store's health is kept for the pages (default 60)
 - PORTAL_HTTPS      1 behind a proxy that terminates TLS: secure cookies, HSTS, the proxy's
                     X-Forwarded-Proto trusted (default off, for plain-http `make run`)
 """
@@ -172,7 +175,7 @@ DEFAULT_STORE = _stores["DEFAULT_STORE"]
 IMAGE_SIZE_CAP = _stores["IMAGE_SIZE_CAP"]
 # Where glance-direct data waits for its import (None: the default store).
 STAGING_STORE = _stores["STAGING_STORE"]
-# What a web-download import may fetch (images/urlfetch.py: FetchPolicy). Loopback, private,
+# What a web-download import may fetch (stores/urlfetch.py: FetchPolicy). Loopback, private,
 # link-local and metadata addresses are refused unless listed in allowed_hosts. A download
 # must end within `deadline` seconds and bring `min_rate` bytes/s (over `min_rate_window`).
 WEB_DOWNLOAD = _stores["WEB_DOWNLOAD"]
@@ -242,6 +245,19 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # longest copy or import, or a task still running is handed out a second time.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("PORTAL_TASK_VISIBILITY_TIMEOUT") or 3600)}
+
+# Django's cache holds what is slow to find out, for every web process and the worker alike:
+# the stores' health (stores/health.py). It has to be shared, so not local memory.
+_cache_url = os.environ.get("PORTAL_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": _cache_url} if _cache_url else
+          {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+           "LOCATION": DATA_DIR / "cache"}}
+# How old a store's health the pages may show: beat probes every store twice in this time
+# (stores_health_task), so a page load probes only when beat is not running.
+STORE_HEALTH_TTL = int(os.environ.get("PORTAL_STORE_HEALTH_TTL") or 60)
+
 # A queue name of its own lets two portals share one broker without taking each other's work.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PORTAL_QUEUE") or "portal"
 CELERY_TASK_ACKS_LATE = True
@@ -269,6 +285,11 @@ CELERY_BEAT_SCHEDULE = {
     "scrub-leftovers-nightly": {"task": "images.tasks.scrub_task",
                                 "schedule": crontab(hour=5, minute=0),
                                 "kwargs": {"leftovers": True}},
+    # A refresh still queued when the next is due is dropped: a busy worker does not pile
+    # them up.
+    "stores-health": {"task": "images.tasks.stores_health_task",
+                      "schedule": STORE_HEALTH_TTL / 2,
+                      "options": {"expires": STORE_HEALTH_TTL / 2}},
 }
 if "glance" in DATABASES:
     # The Glance database's own locations are audited too, after the portal's.

@@ -37,7 +37,7 @@ class StageView(RawBodyMixin, ApiView):
 
 
 def _check_url(url):
-    from images import urlfetch
+    from stores import urlfetch
 
     try:
         urlfetch.check_url(url, urlfetch.FetchPolicy.from_settings())

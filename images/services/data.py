@@ -14,6 +14,7 @@ from images.services.properties import property_drop, property_set
 from images.services.quotas import DataQuota
 from images.services.writes import (HASH_ALGO, Purpose, data_write, journal_close_all,
                                     written_recorded, written_remove)
+from stores import health as store_health
 from stores.exceptions import InvalidLocation, StoreError, UnknownStore
 from stores.registry import all_stores, get_store, store_for_uri
 
@@ -282,9 +283,11 @@ def location_delete(*, image, store_name):
     Image.objects.filter(pk=image.pk).update(updated_at=timezone.now())
 
 
-def stores_health():
-    """[(store, Health)] for every configured store."""
-    return [(store, store.health()) for store in all_stores()]
+def stores_health(*, fresh=False):
+    """[(store, Health)] for every configured store, as last probed (None while another
+    request probes it for the first time); with `fresh`, probed now and kept for the pages."""
+    check = store_health.probe if fresh else store_health.last_health
+    return [(store, check(store)) for store in all_stores()]
 
 
 

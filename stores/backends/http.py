@@ -1,9 +1,16 @@
 """The read-only http store: images served by a web server, located by their URL."""
-import requests
+import dataclasses
+from urllib.parse import unquote, urlsplit
 
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from stores import urlfetch
 from stores.base import ChunkReader, Health, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreUnavailable
 from stores.locations import HTTP_SCHEMES, Location
+
+USER_AGENT = "image-portal http store"
 
 
 class HttpStore(Store):
@@ -38,42 +45,62 @@ class HttpStore(Store):
         return key
 
     def _get(self, url, *, headers=None, method="GET"):
+        """The answer to `method` on `url`, after the redirects the web-download policy allows.
+
+        The location's own URL is fetched as it is: the operator put it there (a location
+        add, a Glance database) and may mean an internal mirror. Where it redirects to is the
+        web server's choice, not the operator's, so each hop passes the web-download checks
+        ([web_download]: no loopback, private, link-local or metadata address unless listed
+        in allowed_hosts, at most max_redirects hops) before anything connects to it; a
+        server that was taken over, or one that echoes a user's input into a Location,
+        cannot make the portal fetch from its own network.
+        """
+        policy = dataclasses.replace(urlfetch.FetchPolicy.from_settings(), timeout=self.timeout)
         try:
-            response = requests.request(method, url, headers=headers, stream=True,
-                                        timeout=self.timeout, allow_redirects=True)
-        except requests.RequestException as exc:
-            raise StoreUnavailable(f"Store '{self.name}': {exc}", store=self.name) from exc
-        if response.status_code == 404:
-            response.close()
+            response, pool, _ = urlfetch.follow(urlfetch.target_unchecked(url), policy,
+                                                method=method, headers=headers,
+                                                credentials=_basic_auth(url),
+                                                user_agent=USER_AGENT)
+        except (urlfetch.UrlRejected, urlfetch.FetchFailed) as exc:
+            raise StoreUnavailable(f"Store '{self.name}': {Location.parse(url)}: {exc}",
+                                   store=self.name) from exc
+        if response.status == 404:
+            self._close(response, pool)
             raise ObjectNotFound(f"{Location.parse(url)} answered 404", store=self.name)
-        if response.status_code >= 400:
-            response.close()
+        if response.status >= 300:
+            self._close(response, pool)
             raise StoreUnavailable(f"Store '{self.name}': {Location.parse(url)} answered "
-                                   f"{response.status_code}", store=self.name)
-        return response
+                                   f"{response.status}", store=self.name)
+        return response, pool
+
+    @staticmethod
+    def _close(response, pool):
+        response.close()
+        pool.close()
 
     def _open(self, key, *, offset, length):
         headers = {}
         if offset or length is not None:
             end = "" if length is None else str(offset + length - 1)
             headers["Range"] = f"bytes={offset}-{end}"
-        response = self._get(key, headers=headers)
-        if headers and response.status_code != 206:
-            response.close()
+        response, pool = self._get(key, headers=headers)
+        if headers and response.status != 206:
+            self._close(response, pool)
             raise StoreUnavailable(f"Store '{self.name}': the server ignored a range request",
                                    store=self.name)
 
         def chunks():
             try:
-                yield from response.iter_content(self.chunk_size)
-            except requests.RequestException as exc:
-                raise StoreUnavailable(f"Store '{self.name}': {exc}", store=self.name) from exc
+                yield from response.stream(self.chunk_size, decode_content=False)
+            except (HTTPError, OSError) as exc:
+                raise StoreUnavailable(f"Store '{self.name}': the download broke off ({exc})",
+                                       store=self.name) from exc
 
-        return ChunkReader(chunks(), close=response.close)
+        return ChunkReader(chunks(), close=lambda: self._close(response, pool))
 
     def _size(self, key):
-        response = self._get(key, method="HEAD")
-        response.close()
+        response, pool = self._get(key, method="HEAD")
+        self._close(response, pool)
         if "Content-Length" not in response.headers:
             raise StoreUnavailable(f"Store '{self.name}': no Content-Length for "
                                    f"{Location.parse(key)}", store=self.name)
@@ -87,3 +114,12 @@ class HttpStore(Store):
 
     def info(self):
         return {}
+
+
+def _basic_auth(url):
+    """The Authorization header for the user name and password in `url`; {} without them."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return {}
+    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return urllib3.util.make_headers(basic_auth=credentials)

@@ -18,10 +18,10 @@ from images.services.data import STAGING_PROPERTY
 from images.services.imports import (TASK_LOCK, image_import, image_import_run, image_stage,
                                      task_get)
 from images.services.properties import property_get
-from images.urlfetch import FetchPolicy, open_url
+from stores.urlfetch import FetchPolicy, open_url
 from stores.backends.file import FileStore
 from tests import factories
-from tests.images.test_urlfetch import serving
+from tests.stores.test_urlfetch import serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,7 @@ import pytest
 import tomllib
 from django.core.exceptions import ImproperlyConfigured
 
-from images.urlfetch import FetchFailed, FetchPolicy, UrlRejected, check_url, open_url
+from stores.urlfetch import FetchFailed, FetchPolicy, UrlRejected, check_url, open_url
 from stores import config
 
 PAYLOAD = os.urandom(3 * 2**20 + 17)     # several reads and an odd tail

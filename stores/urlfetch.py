@@ -1,9 +1,10 @@
-"""Fetching a URL on a user's behalf (the `web-download` import), safe against SSRF.
+"""Fetching URLs safe against SSRF: web-download imports and the http store's redirects.
 
 `check_url()` decides whether a URL may be fetched and resolves its host once; `open_url()`
 connects to one of the addresses that passed, never to the name again, so a DNS answer that
 changes between the check and the connection (DNS rebinding) cannot steer the portal
-elsewhere. Redirect targets pass the same check before anything connects to them.
+elsewhere. Redirect targets pass the same check before anything connects to them
+(`follow()`, which the http store uses too, from a first URL its operator configured).
 
 The host and port lists follow Glance's `[import_filtering_opts]`
 (openstack/glance: `glance/common/utils.py`, `validate_import_uri()` and
@@ -486,14 +487,14 @@ def _pool(target, address, policy):
                                       retries=False)
 
 
-def _request(target, policy):
-    """GET the target from the first of its addresses that accepts a connection."""
-    headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*",
-               "Accept-Encoding": "identity"}
+def _request(target, policy, *, method="GET", headers=None, user_agent=USER_AGENT):
+    """Send `method` to the target's first address that accepts a connection."""
+    headers = {"Host": target.host_header, "User-Agent": user_agent, "Accept": "*/*",
+               "Accept-Encoding": "identity", **(headers or {})}
     for address in target.addresses:
         pool = _pool(target, address, policy)
         try:
-            response = pool.urlopen("GET", target.path, headers=headers, retries=False,
+            response = pool.urlopen(method, target.path, headers=headers, retries=False,
                                     redirect=False, preload_content=False,
                                     decode_content=False, assert_same_host=False)
             return response, pool
@@ -523,18 +524,35 @@ def open_url(url, policy=None):
     """
     policy = policy or FetchPolicy.from_settings()
     started = time.monotonic()
-    target = check_url(url, policy)
+    response, pool, target = follow(check_url(url, policy), policy)
+    if not 200 <= response.status < 300:
+        response.close()
+        pool.close()
+        raise FetchFailed(f"{target.host} answered {response.status}", status=response.status)
+    return Download(response, pool, target, policy, started)
+
+
+def follow(target, policy, *, method="GET", headers=None, credentials=None,
+           user_agent=USER_AGENT):
+    """Send `method` to `target`, then to each redirect target once it passed `policy`.
+
+    Returns (response, pool, target) of the first answer that is not a redirect, to close
+    both. `headers` go to every hop, `credentials` (an Authorization header) to `target`
+    only: a redirect elsewhere must not learn them, as requests drops them. Raises UrlRejected when a redirect target fails the
+    policy (before anything connects to it), FetchFailed past `policy.max_redirects`, for a
+    redirect without a Location, or when a connection fails.
+    """
     redirects = 0
+    first_headers = {**(headers or {}), **(credentials or {})}
     while True:
-        response, pool = _request(target, policy)
+        response, pool = _request(target, policy, method=method, user_agent=user_agent,
+                                  headers=headers if redirects else first_headers)
         status = response.status
-        if 200 <= status < 300:
-            return Download(response, pool, target, policy, started)
+        if status not in REDIRECT_STATUSES:
+            return response, pool, target
         location = response.headers.get("Location")
         response.close()
         pool.close()
-        if status not in REDIRECT_STATUSES:
-            raise FetchFailed(f"{target.host} answered {status}", status=status)
         if not location:
             raise FetchFailed(f"{target.host} answered {status} without a Location",
                               status=status)
@@ -545,3 +563,21 @@ def open_url(url, policy=None):
             target = check_url(urljoin(target.url, location), policy)
         except UrlRejected as exc:
             raise UrlRejected(f"redirect rejected: {exc}") from None
+
+
+def target_unchecked(url):
+    """The Target of a URL an operator configured: its host resolved, no policy applied.
+
+    Raises UrlRejected for a scheme other than http(s) or a host that does not resolve. For
+    what the operator vouched for only; its redirects go through `follow()`.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except (ValueError, KeyError):
+        raise UrlRejected("URL is not a valid http(s) URL") from None
+    if parts.scheme not in DEFAULT_PORTS or not host:
+        raise UrlRejected("URL is not a valid http(s) URL")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    addresses = _resolve(host, port)
+    return Target(parts.scheme, host, port, path, tuple(str(ip) for ip in addresses))
