@@ -19,7 +19,7 @@ from images.selectors import (Caller, image_get, image_get_visible, image_locati
                               store_usage)
 from images.services.audit import findings_last
 from images.services.data import UPLOAD_ERROR_PROPERTY
-from images.services.imports import IMPORTING, image_import
+from images.services.imports import IMPORTING, image_import, may_copy
 from images.services.scrubber import image_restore as image_restore_service
 from images.services.scrubber import pending_delete_images
 from images.tasks import image_import_task
@@ -165,7 +165,8 @@ def image_detail(request, image_id):
         "admin": caller.admin,
         "database": using,
         "copy_targets": [s.name for s in all_stores()
-                         if not s.read_only and s.name not in in_stores],
+                         if not s.read_only and s.name not in in_stores]
+        if may_copy(caller) else [],
         "importing": properties.get(IMPORTING, ""),
         "failed": properties.get("os_glance_failed_import", ""),
         "upload_error": properties.get(UPLOAD_ERROR_PROPERTY)

@@ -65,7 +65,7 @@ def embedded_default(data_dir):
     }
     return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB,
             "STAGING_STORE": None, "WEB_DOWNLOAD": {}, "QUOTAS": {},
-            "SCRUBBER": scrubber({}, "config")}
+            "COPY_IMAGE": "admin", "SCRUBBER": scrubber({}, "config")}
 
 
 def load(path, *, environ, base_dir):
@@ -88,7 +88,7 @@ def load(path, *, environ, base_dir):
 
 def parse(raw, *, environ, base_dir, source="config"):
     unknown_top = set(raw) - {"default_store", "stores", "image_size_cap", "staging_store",
-                              "web_download", "quotas", *SCRUBBER_DEFAULTS}
+                              "web_download", "quotas", "copy_image", *SCRUBBER_DEFAULTS}
     if unknown_top:
         raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
     tables = raw.get("stores")
@@ -167,7 +167,16 @@ def parse(raw, *, environ, base_dir, source="config"):
             "STAGING_STORE": staging, "WEB_DOWNLOAD": _expand_env(web_download, environ,
                                                                   f"{source}: [web_download]"),
             "QUOTAS": _quotas(raw.get("quotas", {}), source),
-            "SCRUBBER": scrubber(raw, source)}
+            "COPY_IMAGE": _copy_image(raw, source), "SCRUBBER": scrubber(raw, source)}
+
+
+def _copy_image(raw, source):
+    """Who may copy an image into more stores: "admin" (Glance's default policy
+    copy_image) or "owner" (then every copy's bytes count toward image_size_total)."""
+    value = raw.get("copy_image", "admin")
+    if value not in ("admin", "owner"):
+        raise ImproperlyConfigured(f"{source}: copy_image must be \"admin\" or \"owner\"")
+    return value
 
 
 def scrubber(raw, source):

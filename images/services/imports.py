@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from images.exceptions import (Conflict, ImageError, Invalid, NotFound, QuotaExceeded,
-                               StoreFailed, UnsupportedContent)
+from images.exceptions import (Conflict, Forbidden, ImageError, Invalid, NotFound,
+                               QuotaExceeded, StoreFailed, UnsupportedContent)
 from images.models import Image, ImageLocation, Task, TaskInfo
 from images.services.data import (STAGING_PROPERTY, UPLOAD_ERROR_PROPERTY,
                                   _note_upload_error, _remove_quietly, _set_status, copy_write,
@@ -107,6 +107,11 @@ def _target_stores(method, *, stores, all_stores_flag, header_store, image):
     return names
 
 
+def may_copy(caller):
+    """Whether `caller` may copy images it may change into more stores (copy-image)."""
+    return caller.admin or settings.COPY_IMAGE == "owner"
+
+
 def image_import(*, image, body, caller, header_store=None, request_id=None, url_check=None):
     """Start an import (`POST /v2/images/ID/import`): validate, lock the image, record a task.
 
@@ -125,6 +130,9 @@ def image_import(*, image, body, caller, header_store=None, request_id=None, url
     if not isinstance(must_succeed, bool) or not isinstance(all_flag, bool):
         raise Invalid("'all_stores' and 'all_stores_must_succeed' must be true or false")
     if name == "copy-image":
+        if not may_copy(caller):
+            raise Forbidden("Copying an image into more stores is an admin's call here "
+                            "(copy_image = \"admin\", as Glance's default policy)")
         if image.status != Status.ACTIVE:
             raise Conflict(f"Image {image.id} is {image.status}: only an active image can be "
                            "copied")
@@ -140,7 +148,7 @@ def image_import(*, image, body, caller, header_store=None, request_id=None, url
                        "importing data.")
     names = _target_stores(name, stores=body.get("stores"), all_stores_flag=all_flag,
                            header_store=header_store, image=image)
-    check_import(image, name)
+    check_import(image, name, copies=len(names))
     if name == "web-download":
         uri = method.get("uri")
         if not isinstance(uri, str):

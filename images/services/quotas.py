@@ -3,9 +3,10 @@
 The resources are Glance's unified limits (glance/quota/keystone.py), counted in bytes:
 
 - image_size_total: bytes of the project's images that hold data (active, deactivated).
-  An image counts once, however many stores hold a copy: copies are made by the operator
-  (copy-image is an admin's call here), so they do not eat into the owner's quota. Glance
-  counts size × locations instead.
+  By default an image counts once, however many stores hold a copy: copies are made by the
+  operator (copy-image is an admin's call, as Glance's default policy copy_image), so they
+  do not eat into the owner's quota. Where owners may copy (copy_image = "owner"), every
+  stored copy counts, size × locations, as Glance counts.
 - image_stage_total: bytes staged for a glance-direct import (images uploading/importing).
 - image_count_total: the project's images, deleted and killed ones excepted.
 - image_count_uploading: uploads, stages and imports in progress, copies included.
@@ -16,7 +17,7 @@ configuration's [quotas] table (settings.IMAGE_QUOTAS), overridden per project b
 admin (accounts.ProjectQuota); -1 is unlimited.
 """
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 
 from accounts.models import Project, ProjectQuota
 from images.exceptions import QuotaExceeded
@@ -57,6 +58,21 @@ def _size_of(queryset):
     return queryset.aggregate(total=Sum("size"))["total"] or 0
 
 
+def copies_count():
+    """Whether image_size_total counts every stored copy: where owners make copies."""
+    return settings.COPY_IMAGE == "owner"
+
+
+def _data_usage(images):
+    """image_size_total's usage of the images `images`: each once, or each stored copy
+    where copies count (an image being written has no location yet: it counts once)."""
+    if not copies_count():
+        return _size_of(images)
+    stored = images.annotate(copies=Count("locations", filter=Q(locations__deleted=False)))
+    return sum((size or 0) * max(copies, 1) for size, copies in stored.values_list("size",
+                                                                                "copies"))
+
+
 def _count_uploading(project):
     images = _owned(project)
     copying = images.exclude(status__in=IN_PROGRESS + GONE).filter(
@@ -71,7 +87,7 @@ def usage_of(project):
         return dict.fromkeys(RESOURCES, 0)
     images = _owned(project)
     return {
-        "image_size_total": _size_of(images.filter(status__in=HOLDS_DATA)),
+        "image_size_total": _data_usage(images.filter(status__in=HOLDS_DATA)),
         "image_stage_total": _size_of(images.filter(status__in=STAGED)),
         "image_count_total": images.exclude(status__in=GONE).count(),
         "image_count_uploading": _count_uploading(project),
@@ -117,17 +133,23 @@ def check_image_create(owner):
         refuse("image_count_total", limit=limit, usage=usage, adding=1)
 
 
-def check_import(image, method):
+def check_import(image, method, copies=0):
     """Before an import's task is queued: its data must fit in image_size_total (a
     glance-direct import's staged size is known; a web-download is also stopped while it
-    downloads), and a web-download is one more upload in progress. copy-image is not
-    checked: copies do not count."""
-    if method == "copy-image" or not image.owner:
+    downloads), and a web-download is one more upload in progress. A copy-image into
+    `copies` more stores is checked only where copies count."""
+    if not image.owner or method == "copy-image" and not copies_count():
         return
     limits = limits_for(image.owner)
     limit = limits["image_size_total"]
     if limit != UNLIMITED:
-        usage = _size_of(_owned(image.owner).filter(status__in=HOLDS_DATA).exclude(
+        if method == "copy-image":
+            usage = _data_usage(_owned(image.owner).filter(status__in=HOLDS_DATA))
+            adding = (image.size or 0) * copies
+            if usage + adding > limit:
+                refuse("image_size_total", limit=limit, usage=usage, adding=adding)
+            return
+        usage = _data_usage(_owned(image.owner).filter(status__in=HOLDS_DATA).exclude(
             pk=image.pk))
         adding = image.size if method == "glance-direct" else None
         if usage + (adding or 0) > limit or adding is None and usage >= limit:
@@ -162,7 +184,9 @@ class DataQuota:
                 refuse("image_count_uploading", limit=self.uploading_limit, usage=usage,
                        adding=1)
         if self.limit != UNLIMITED:
-            usage = _size_of(self._counted().exclude(pk=image.pk))
+            others = self._counted().exclude(pk=image.pk)
+            usage = (_data_usage(others) if resource == "image_size_total"
+                     else _size_of(others))
             self.remaining = self.limit - usage
             if expected_size is not None and expected_size > self.remaining or \
                     expected_size is None and self.remaining <= 0:
@@ -210,7 +234,12 @@ def _check_locked(image, resource, limit, size):
     rows = list(Image.objects.select_for_update().filter(owner=image.owner)
                 .order_by("pk").values_list("pk", "status", "size"))
     counted = HOLDS_DATA if resource == "image_size_total" else STAGED
-    usage = sum(size or 0 for pk, status, size in rows if status in counted and pk != image.pk)
+    if resource == "image_size_total" and copies_count():
+        usage = _data_usage(_owned(image.owner).filter(status__in=counted).exclude(
+            pk=image.pk))
+    else:
+        usage = sum(size or 0 for pk, status, size in rows
+                    if status in counted and pk != image.pk)
     if usage + size > limit:
         refuse(resource, limit=limit, usage=usage, adding=size)
 

@@ -72,7 +72,7 @@ def test_a_glance_large_object_is_copied_by_copy_image_and_verified(glance_image
     image, data, _ = glance_image
     task = image_import(image=image, body={"method": {"name": "copy-image"},
                                            "stores": ["cheap"]},
-                        caller=Caller(project=factories.PROJECT))
+                        caller=Caller(project=factories.PROJECT, admin=True))
     assert image_import_run(task=task_get(task.id))
     assert (file_stores["cheap"] / image.id).read_bytes() == data
     assert sorted(loc.store for loc in ImageLocation.objects.filter(image=image)) == [

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
 def copy_task(image, *stores):
     return image_import(image=image, body={"method": {"name": "copy-image"},
                                            "stores": list(stores)},
-                        caller=Caller(project=factories.PROJECT))
+                        caller=Caller(project=factories.PROJECT, admin=True))
 
 
 def stores_of(image):

@@ -183,3 +183,22 @@ def test_image_page_shows_a_member_only_its_own_membership(file_stores):
     assert members_on_page(admin) == everyone
     assert members_on_page(bob) == {bob.project}
     assert members_on_page(stranger) == {stranger.project}
+
+
+def test_an_owner_is_offered_no_copy_and_a_forged_copy_is_refused(alice, file_stores):
+    # copy-image is an admin's call (Glance's default policy): no form, and a POST made by
+    # hand (with its CSRF token) copies nothing.
+    image, _ = factories.active_image(owner=alice.project, store_name="fast")
+    page = alice.get(f"/images/{image.id}/").content.decode()
+    assert 'id="copy-form"' not in page
+    token = alice.cookies["csrftoken"].value
+    response = alice.post(f"/images/{image.id}/copy/", {"store": "cheap"},
+                          HTTP_X_CSRFTOKEN=token, follow=True)
+    assert "an admin&#x27;s call" in response.content.decode()
+    assert list(file_stores["cheap"].iterdir()) == []
+
+
+def test_where_owners_copy_the_copy_form_is_offered_to_them(alice, file_stores, settings):
+    settings.COPY_IMAGE = "owner"
+    image, _ = factories.active_image(owner=alice.project, store_name="fast")
+    assert 'id="copy-form"' in alice.get(f"/images/{image.id}/").content.decode()

@@ -4,6 +4,7 @@ import contextlib
 import io
 import os
 import threading
+from pathlib import Path
 
 import pytest
 import tomllib
@@ -14,10 +15,12 @@ from django.test import Client
 from accounts.models import Project, ProjectQuota
 from accounts.services import user_ensure
 from images import services
-from images.exceptions import QuotaExceeded
-from images.models import Image, ImageLocation, ImageProperty
+from images.exceptions import Forbidden, QuotaExceeded
+from images.models import Image, ImageLocation, ImageProperty, Task
+from images.selectors import Caller
 from images.services import quotas
-from images.services.imports import image_stage
+from images.services.imports import image_import, image_import_run, image_stage, task_get
+from images.services.properties import property_get
 from stores import config
 from tests import factories
 
@@ -172,6 +175,55 @@ def test_copies_in_other_stores_do_not_count_twice(limits, file_stores):
     assert quotas.usage_of(PROJECT)["image_size_total"] == 600
     assert ImageLocation.objects.filter(image=image).count() == 2
     factories.active_image(b"y" * 400)  # exactly at the limit
+
+
+def copy_image(image, *stores, admin=False):
+    """copy-image of `image` into `stores`, asked by its owner (or an admin), run at once."""
+    task = image_import(image=image, body={"method": {"name": "copy-image"},
+                                           "stores": list(stores)},
+                        caller=Caller(project=PROJECT, admin=admin))
+    return image_import_run(task=task_get(task.id))
+
+
+def test_an_owner_may_not_copy_its_image_into_more_stores_by_default(limits, file_stores):
+    # Glance's default policy: copy_image is an admin's call. Refused before anything: no
+    # task, no lock, no copy.
+    image, _ = factories.active_image(b"x" * 600)
+    with pytest.raises(Forbidden, match="admin's call"):
+        copy_image(image, "cheap")
+    assert not Task.objects.filter(image_id=image.id).exists()
+    assert property_get(image, quotas.IMPORTING_PROPERTY) is None
+    assert store_keys(file_stores["cheap"]) == []
+    assert copy_image(image, "cheap", admin=True)
+    assert store_keys(file_stores["cheap"]) == [image.id]
+
+
+def test_where_owners_copy_each_copy_counts_and_a_copy_past_the_limit_is_refused(
+        limits, file_stores, settings):
+    settings.COPY_IMAGE = "owner"
+    limits(image_size_total=1000)
+    image, _ = factories.active_image(b"x" * 400)
+    assert copy_image(image, "cheap")
+    assert quotas.usage_of(PROJECT)["image_size_total"] == 800  # size x stored copies
+    with pytest.raises(QuotaExceeded, match="uses 800 bytes; this request would add 400"):
+        factories.active_image(b"y" * 400)
+    other, _ = factories.active_image(b"z" * 200)
+    # The project is at its limit: a copy of `other` (200 more bytes) is refused at once,
+    # before a task or a byte.
+    with pytest.raises(QuotaExceeded, match="uses 1000 bytes; this request would add 200"):
+        copy_image(other, "cheap")
+    assert store_keys(file_stores["cheap"]) == [image.id]
+    assert not Task.objects.filter(image_id=other.id).exists()
+
+
+def test_copy_image_is_an_option_of_the_configuration_admin_or_owner():
+    assert config.embedded_default(Path("/data"))["COPY_IMAGE"] == "admin"
+    base = {"stores": {"file": {"backend": "file", "root": "/srv/images"}}}
+    for value in ("admin", "owner"):
+        parsed = config.parse({**base, "copy_image": value}, environ={}, base_dir="/")
+        assert parsed["COPY_IMAGE"] == value
+    with pytest.raises(ImproperlyConfigured, match='copy_image must be "admin" or "owner"'):
+        config.parse({**base, "copy_image": "member"}, environ={}, base_dir="/")
 
 
 def test_admins_are_charged_to_their_project_unless_it_is_unlimited(limits, file_stores):

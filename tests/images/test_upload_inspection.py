@@ -148,9 +148,11 @@ def test_ploop_cannot_be_verified_but_a_recognised_other_format_is_refused(file_
 
 
 def run_import(image, method, stores=("fast", "cheap"), fetch=None, must_succeed=True):
+    # copy-image is an admin's call; the other methods are the owner's.
+    caller = Caller(project=factories.PROJECT, admin=method["name"] == "copy-image")
     task = image_import(image=image, body={"method": method, "stores": list(stores),
                                            "all_stores_must_succeed": must_succeed},
-                        caller=Caller(project=factories.PROJECT))
+                        caller=caller)
     return image_import_run(task=task_get(task.id), fetch=fetch)
 
 

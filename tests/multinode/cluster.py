@@ -12,6 +12,8 @@ from tests.live.server import BIN, ROOT, ManageCommands, free_port, wait_for
 CLUSTER_TOML = """
 default_store = "swift"
 staging_store = "staging"
+# Project members copy their images (alice's copy-image test); copies count in their quota.
+copy_image = "owner"
 
 [stores.swift]
 backend = "swift"
