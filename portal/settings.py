@@ -7,7 +7,7 @@ This module is the only reader of the environment:
 - PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
 - CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
 - PORTAL_TASK_VISIBILITY_TIMEOUT seconds before a Redis broker hands a dead worker's task
-                    to another worker (default 3600)
+                    to another worker (default 87000: longer than a task may run)
 - GLANCE_DATABASE_URL an existing Glance database, opened read-only as the alias "glance"
 - PORTAL_SECRET_KEY, PORTAL_DEBUG, PORTAL_ALLOWED_HOSTS
 - PORTAL_CACHE_URL  Redis for Django's cache (default: the broker's Redis when it is one,
@@ -240,11 +240,13 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A task taken by a worker that died (SIGKILL, a lost machine) goes back to the queue
-    # once it has been out this many seconds (kombu's default: 1 hour), at the next worker
-    # start or sweep; until then its image stays locked by the import. It must outlast the
-    # longest copy or import, or a task still running is handed out a second time.
+    # once it has been out this many seconds, at the next worker start or sweep; until then
+    # its image stays locked by the import. It outlasts the longest a task may run (its hard
+    # time limit, below), so a task still running is never handed out a second time; an
+    # operator whose copies are short may lower it to get a dead worker's task back sooner.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("PORTAL_TASK_VISIBILITY_TIMEOUT") or 3600)}
+        "visibility_timeout": int(os.environ.get("PORTAL_TASK_VISIBILITY_TIMEOUT")
+                                  or 24 * 3600 + 600)}
 
 # Django's cache holds what is slow to find out, for every web process and the worker alike:
 # the stores' health (stores/health.py). It has to be shared, so not local memory.
