@@ -165,7 +165,8 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Password of the `admin` user that the run command creates when there is none.
 ADMIN_INITIAL_PASSWORD = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or None
 
-# Stores: PORTAL_CONFIG names a TOML file (see README); without it, two file stores.
+# Stores: PORTAL_CONFIG names a TOML file or a Glance glance-api.conf (see README); without
+# it, two file stores.
 PORTAL_CONFIG = os.environ.get("PORTAL_CONFIG") or None
 _stores = (store_config.load(PORTAL_CONFIG, environ=os.environ, base_dir=Path.cwd())
            if PORTAL_CONFIG else store_config.embedded_default(DATA_DIR))
@@ -193,6 +194,13 @@ DELAYED_DELETE = _stores["SCRUBBER"]["DELAYED_DELETE"]
 SCRUB_TIME = _stores["SCRUBBER"]["SCRUB_TIME"]
 LEFTOVER_AGE = _stores["SCRUBBER"]["LEFTOVER_AGE"]
 STALE_UPLOAD_AGE = _stores["SCRUBBER"]["STALE_UPLOAD_AGE"]
+# Glance's limit_param_default and api_limit_max: a list's page size when none is asked for,
+# and the most a page holds.
+LIMIT_PARAM_DEFAULT = _stores["LIMITS"]["LIMIT_PARAM_DEFAULT"]
+API_LIMIT_MAX = _stores["LIMITS"]["API_LIMIT_MAX"]
+# Glance options in PORTAL_CONFIG that the portal does not use, logged once at start-up
+# (stores/apps.py).
+CONFIG_UNSUPPORTED = _stores["UNSUPPORTED"]
 # 1 MiB: glanceclient's chunk size, large enough that per-chunk Python overhead is
 # negligible next to hashing, small enough that a few in flight cost little memory.
 IMAGE_CHUNK_SIZE = 2**20
@@ -272,32 +280,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 24 * 3600
 CELERY_TASK_TIME_LIMIT = 24 * 3600 + 300
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "") in ("1", "true")
-# With `celery -A portal beat`: a shallow audit of every location each night, a deep one
-# (every byte hashed again) each Sunday.
+# With `celery -A portal beat`, at the times PORTAL_CONFIG gives (stores/config.py: by
+# default a shallow audit of every location each night, a deep one, every byte hashed again,
+# each Sunday); a schedule set to "" is left out.
+_schedules = _stores["SCHEDULES"]
 CELERY_BEAT_SCHEDULE = {
-    "audit-all-nightly": {"task": "images.tasks.audit_all_task",
-                          "schedule": crontab(hour=3, minute=0), "kwargs": {"deep": False}},
-    "audit-all-deep-weekly": {"task": "images.tasks.audit_all_task",
-                              "schedule": crontab(hour=4, minute=0, day_of_week=0),
-                              "kwargs": {"deep": True}},
-    # Glance's scrubber wakes up every wakeup_time = 300 seconds, and then also removes the
+    # Glance's scrubber wakes up every wakeup_time seconds, and then also removes the
     # leftovers the write journal names; listing every store for the rest is nightly work.
-    "scrub": {"task": "images.tasks.scrub_task", "schedule": 300,
+    "scrub": {"task": "images.tasks.scrub_task", "schedule": _schedules["WAKEUP_TIME"],
               "kwargs": {"leftovers": False}},
-    "scrub-leftovers-nightly": {"task": "images.tasks.scrub_task",
-                                "schedule": crontab(hour=5, minute=0),
-                                "kwargs": {"leftovers": True}},
     # A refresh still queued when the next is due is dropped: a busy worker does not pile
     # them up.
     "stores-health": {"task": "images.tasks.stores_health_task",
                       "schedule": STORE_HEALTH_TTL / 2,
                       "options": {"expires": STORE_HEALTH_TTL / 2}},
 }
-if "glance" in DATABASES:
-    # The Glance database's own locations are audited too, after the portal's.
-    CELERY_BEAT_SCHEDULE["audit-glance-nightly"] = {
-        "task": "images.tasks.audit_all_task", "schedule": crontab(hour=3, minute=30),
-        "kwargs": {"deep": False, "database": "glance"}}
+for _name, _when, _task, _kwargs in [
+        ("audit-all-nightly", "AUDIT_SCHEDULE", "audit_all_task", {"deep": False}),
+        ("audit-all-deep-weekly", "AUDIT_DEEP_SCHEDULE", "audit_all_task", {"deep": True}),
+        ("scrub-leftovers-nightly", "SCRUB_LEFTOVERS_SCHEDULE", "scrub_task",
+         {"leftovers": True}),
+        # The Glance database's own locations are audited too, after the portal's.
+        ("audit-glance-nightly", "AUDIT_GLANCE_SCHEDULE", "audit_all_task",
+         {"deep": False, "database": "glance"})]:
+    if _schedules[_when] is not None and _kwargs.get("database", "default") in DATABASES:
+        CELERY_BEAT_SCHEDULE[_name] = {"task": f"images.tasks.{_task}",
+                                       "schedule": crontab(**_schedules[_when]),
+                                       "kwargs": _kwargs}
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from stores import glance_conf
+
 # kind -> (driver class, required options, optional options). Every other key of a
 # [stores.NAME] table is an error, so a typo stops start-up instead of being ignored.
 KINDS = {
@@ -40,6 +42,15 @@ SCRUBBER_DEFAULTS = {"delayed_delete": False, "scrub_time": 0, "leftover_age": 8
 # Glance's unified-limits resources (glance/quota/keystone.py), here in bytes, not MiB.
 QUOTA_RESOURCES = {"image_size_total": "bytes", "image_stage_total": "bytes",
                    "image_count_total": "images", "image_count_uploading": "images"}
+# Beat's periodic work, as cron lines (minute hour day-of-month month day-of-week); "" turns
+# one off. A shallow audit nightly, the Glance database's half an hour later, a deep one
+# (every byte hashed again) on Sundays, the scrubber's listing of every store nightly.
+SCHEDULE_DEFAULTS = {"audit_schedule": "0 3 * * *", "audit_glance_schedule": "30 3 * * *",
+                     "audit_deep_schedule": "0 4 * * 0",
+                     "scrub_leftovers_schedule": "0 5 * * *"}
+# Glance's defaults: the scrubber wakes up every wakeup_time seconds (glance-scrubber.conf);
+# a list answers limit_param_default items unless asked, never more than api_limit_max.
+TIMING_DEFAULTS = {"wakeup_time": 300, "limit_param_default": 25, "api_limit_max": 1000}
 
 
 def embedded_default(data_dir):
@@ -65,15 +76,18 @@ def embedded_default(data_dir):
     }
     return {"STORES": stores, "DEFAULT_STORE": "file", "IMAGE_SIZE_CAP": ONE_TIB,
             "STAGING_STORE": None, "WEB_DOWNLOAD": {}, "QUOTAS": {},
-            "COPY_IMAGE": "admin", "SCRUBBER": scrubber({}, "config")}
+            "COPY_IMAGE": "admin", "SCRUBBER": scrubber({}, "config"),
+            "SCHEDULES": schedules({}, "config"), "LIMITS": limits({}, "config"),
+            "UNSUPPORTED": []}
 
 
 def load(path, *, environ, base_dir):
-    """Read a TOML file and return {"STORES", "DEFAULT_STORE", "IMAGE_SIZE_CAP", ...}.
+    """Read a TOML file or a Glance glance-api.conf and return {"STORES", "DEFAULT_STORE",
+    "IMAGE_SIZE_CAP", ...}; "UNSUPPORTED" lists the Glance options that are not used.
 
     Raises ImproperlyConfigured naming the store and the option at fault.
-    `${VAR}` in a string value is replaced by that environment variable, so secrets can
-    stay out of the file.
+    `${VAR}` in a TOML string value is replaced by that environment variable, so secrets can
+    stay out of the file; a glance-api.conf is read as Glance reads it, without.
     """
     path = Path(path)
     try:
@@ -82,13 +96,34 @@ def load(path, *, environ, base_dir):
     except FileNotFoundError:
         raise ImproperlyConfigured(f"PORTAL_CONFIG: {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ImproperlyConfigured(f"PORTAL_CONFIG: {path} is not valid TOML: {exc}") from None
+        # Not TOML: a glance-api.conf (oslo.config INI) is known by its sections.
+        try:
+            sections = glance_conf.read_ini(path)
+        except ImproperlyConfigured:
+            sections = {}
+        if not glance_conf.looks_like_api_conf(sections):
+            raise ImproperlyConfigured(f"PORTAL_CONFIG: {path} is neither valid TOML ({exc}) "
+                                       "nor a glance-api.conf") from None
+        raw, unsupported = glance_conf.read_api_conf(sections, source=str(path))
+        result = parse(raw, environ=environ, base_dir=Path(base_dir), source=str(path),
+                       glance=True)
+        result["UNSUPPORTED"] = unsupported + result["UNSUPPORTED"]
+        return result
     return parse(raw, environ=environ, base_dir=Path(base_dir), source=str(path))
 
 
-def parse(raw, *, environ, base_dir, source="config"):
+def parse(raw, *, environ, base_dir, source="config", glance=False):
+    """Validate a TOML-shaped dict; `glance` when it comes from a glance-api.conf."""
+    raw = dict(raw)
+    if "default_backend" in raw:                 # Glance's name, in [glance_store]
+        if "default_store" in raw:
+            raise ImproperlyConfigured(f"{source}: both default_backend and default_store "
+                                       "are set")
+        raw["default_store"] = raw.pop("default_backend")
+    unsupported = []
     unknown_top = set(raw) - {"default_store", "stores", "image_size_cap", "staging_store",
-                              "web_download", "quotas", "copy_image", *SCRUBBER_DEFAULTS}
+                              "web_download", "quotas", "copy_image", *SCRUBBER_DEFAULTS,
+                              *SCHEDULE_DEFAULTS, *TIMING_DEFAULTS}
     if unknown_top:
         raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
     tables = raw.get("stores")
@@ -98,12 +133,14 @@ def parse(raw, *, environ, base_dir, source="config"):
     flagged_default = []
     for name, table in tables.items():
         where = f"{source}: store '{name}'"
-        if not NAME_RE.match(name) or name.startswith("os_glance_"):
+        reserved = glance and name == glance_conf.STAGING
+        if not NAME_RE.match(name) or name.startswith("os_glance_") and not reserved:
             raise ImproperlyConfigured(f"{where}: invalid store name (letters, digits, '_.-'; "
                                        "not starting with 'os_glance_')")
         if not isinstance(table, dict):
             raise ImproperlyConfigured(f"{where}: must be a table")
-        table = _expand_env(table, environ, where)
+        if not glance:
+            table = _expand_env(table, environ, where)
         kind = table.get("backend")
         if kind is None:
             raise ImproperlyConfigured(f"{where}: missing option 'backend' "
@@ -112,6 +149,10 @@ def parse(raw, *, environ, base_dir, source="config"):
             raise ImproperlyConfigured(f"{where}: unknown backend '{kind}' "
                                        f"(one of {', '.join(KINDS)})")
         backend, required, optional = KINDS[kind]
+        table, ignored = glance_conf.store_options(kind, table, where=where, base_dir=base_dir,
+                                                   glance_names_only=glance)
+        unsupported += [f"[{name}] {key}" if glance else f"[stores.{name}] {key}"
+                        for key in ignored]
         options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
         missing = sorted(required - set(options))
         if missing:
@@ -167,7 +208,54 @@ def parse(raw, *, environ, base_dir, source="config"):
             "STAGING_STORE": staging, "WEB_DOWNLOAD": _expand_env(web_download, environ,
                                                                   f"{source}: [web_download]"),
             "QUOTAS": _quotas(raw.get("quotas", {}), source),
-            "COPY_IMAGE": _copy_image(raw, source), "SCRUBBER": scrubber(raw, source)}
+            "COPY_IMAGE": _copy_image(raw, source), "SCRUBBER": scrubber(raw, source),
+            "SCHEDULES": schedules(raw, source), "LIMITS": limits(raw, source),
+            "UNSUPPORTED": unsupported}
+
+
+def schedules(raw, source):
+    """{"WAKEUP_TIME": seconds, "AUDIT_SCHEDULE": crontab keywords or None, ...}: what
+    portal/settings.py gives Celery beat."""
+    from celery.schedules import crontab
+
+    result = {"WAKEUP_TIME": _positive(raw, "wakeup_time", source)}
+    for key, default in SCHEDULE_DEFAULTS.items():
+        line = raw.get(key, default)
+        if not isinstance(line, str):
+            raise ImproperlyConfigured(f"{source}: {key} must be a cron line in quotes, e.g. "
+                                       f"\"{default}\", or \"\" for never")
+        fields = line.split()
+        if not fields:
+            result[key.upper()] = None
+            continue
+        if len(fields) != 5:
+            raise ImproperlyConfigured(f"{source}: {key} = \"{line}\" needs 5 fields: minute "
+                                       "hour day-of-month month day-of-week")
+        keywords = dict(zip(("minute", "hour", "day_of_month", "month_of_year",
+                             "day_of_week"), fields))
+        try:
+            crontab(**keywords)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{source}: {key} = \"{line}\": {exc}") from None
+        result[key.upper()] = keywords
+    return result
+
+
+def limits(raw, source):
+    """Glance's list page sizes: {"LIMIT_PARAM_DEFAULT", "API_LIMIT_MAX"}."""
+    default = _positive(raw, "limit_param_default", source)
+    maximum = _positive(raw, "api_limit_max", source)
+    if default > maximum:
+        raise ImproperlyConfigured(f"{source}: limit_param_default ({default}) is more than "
+                                   f"api_limit_max ({maximum})")
+    return {"LIMIT_PARAM_DEFAULT": default, "API_LIMIT_MAX": maximum}
+
+
+def _positive(raw, key, source):
+    value = raw.get(key, TIMING_DEFAULTS[key])
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ImproperlyConfigured(f"{source}: {key} must be a positive integer")
+    return value
 
 
 def _copy_image(raw, source):

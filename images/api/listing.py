@@ -2,6 +2,7 @@
 import csv
 from datetime import timezone as dt_timezone
 
+from django.conf import settings
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
@@ -9,8 +10,6 @@ from django.utils.dateparse import parse_datetime
 from images.exceptions import Invalid
 from images.models import ImageProperty, ImageTag
 
-DEFAULT_LIMIT = 25  # Glance's limit_param_default
-MAX_LIMIT = 1000  # Glance's api_limit_max
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
 # Nullable sort keys compare through a stand-in value, so that keyset paging (which
@@ -24,16 +23,17 @@ NOT_FILTERS = {"limit", "marker", "sort_key", "sort_dir", "sort", "visibility",
 
 
 def parse_limit(params):
+    """The page size asked for, at most Glance's api_limit_max; limit_param_default if none."""
     raw = params.get("limit")
     if raw is None:
-        return DEFAULT_LIMIT
+        return settings.LIMIT_PARAM_DEFAULT
     try:
         limit = int(raw)
     except ValueError:
         raise Invalid("limit param must be an integer") from None
     if limit < 0:
         raise Invalid("limit param must be positive")
-    return min(limit, MAX_LIMIT)
+    return min(limit, settings.API_LIMIT_MAX)
 
 
 def parse_sort(params):

@@ -2,6 +2,7 @@
 (`glanceclient/v1/images.py`, `_build_params`)."""
 from datetime import timezone as dt_timezone
 
+from django.conf import settings
 from django.db.models import BigIntegerField, F, Prefetch, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -11,8 +12,6 @@ from images.api.v1 import access
 from images.exceptions import Invalid
 from images.models import Image, ImageProperty
 
-MAX_LIMIT = 1000  # Glance's api_limit_max
-DEFAULT_LIMIT = 25  # Glance's limit_param_default (glanceclient always sends limit=20)
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
 # Nullable sort keys compare through a stand-in, so that paging after a marker whose value
@@ -94,6 +93,7 @@ def image_list(params, caller):
             Q(**{f"sort_value__{after}": marker["sort_value"]})
             | Q(sort_value=marker["sort_value"], **{f"id__{after}": marker["id"]}))
 
-    limit = min(_int(params, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+    # Glance's limit_param_default and api_limit_max (glanceclient always sends limit=20).
+    limit = min(_int(params, "limit", settings.LIMIT_PARAM_DEFAULT), settings.API_LIMIT_MAX)
     live = Prefetch("properties", queryset=ImageProperty.objects.all(), to_attr="live_properties")
     return list(queryset.prefetch_related(live)[:limit])
