@@ -124,3 +124,12 @@ def test_a_marker_the_caller_cannot_see_is_400_as_a_missing_one(api):
     # The caller's own image is a marker as before.
     page = api.get(f"/v2/images?sort_key=name&sort_dir=asc&marker={mine[0].id}").json()
     assert [image["name"] for image in page["images"]] == ["m-z"]
+
+
+def test_a_page_holds_limit_param_default_images_and_never_more_than_api_limit_max(
+        api, settings):
+    settings.LIMIT_PARAM_DEFAULT, settings.API_LIMIT_MAX = 2, 3
+    many_images(api.project, 5)
+    assert len(api.get("/v2/images").json()["images"]) == 2
+    assert len(api.get("/v2/images?limit=100").json()["images"]) == 3
+    assert len(api.get("/v1/images/detail?limit=100").json()["images"]) == 3
