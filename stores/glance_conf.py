@@ -101,6 +101,14 @@ def read_api_conf(sections, *, source):
     glance_store = dict(sections.get("glance_store", {}))
     if "default_backend" in glance_store:
         raw["default_store"] = glance_store.pop("default_backend")
+    if not enabled and "default_store" in glance_store:
+        # Glance's single-store form, without enabled_backends: one store named by its type,
+        # with its options in [glance_store].
+        kind = glance_store.pop("default_store")
+        others = {part.strip() for part in glance_store.pop("stores", kind).split(",")} - {kind}
+        unsupported += [f"[glance_store] stores: {name}" for name in sorted(others)]
+        enabled, raw["default_store"] = f"{kind}:{kind}", kind
+        sections, glance_store = {**sections, kind: glance_store}, {}
     raw["stores"] = {}
     for item in filter(None, (part.strip() for part in enabled.split(","))):
         name, _, backend = (part.strip() for part in item.partition(":"))

@@ -212,3 +212,13 @@ def test_keystone_references_split_project_and_user_as_glance_does(glance_conf, 
                                      "user_domain_id": "default",
                                      "project_domain_id": "default"}
     assert options["reference"] == "ref2"
+
+
+def test_a_single_store_glance_api_conf_gives_one_store_named_by_its_type(tmp_path):
+    path = tmp_path / "glance-api.conf"
+    path.write_text(f"[DEFAULT]\n[glance_store]\nstores = file, http\ndefault_store = file\n"
+                    f"filesystem_store_datadir = {tmp_path}/images/\n")
+    result = load(path)
+    assert result["DEFAULT_STORE"] == "file"
+    assert result["STORES"]["file"]["OPTIONS"] == {"root": f"{tmp_path}/images"}
+    assert result["UNSUPPORTED"] == ["[glance_store] stores: http"]
