@@ -6,9 +6,10 @@ Code reads Glance with `.using("glance")`; nothing is ever routed there implicit
 """
 from urllib.parse import quote
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
+
+from portal import dburl
 
 GLANCE = "glance"
 # Apps whose models are written to the portal's own database.
@@ -22,11 +23,13 @@ class GlanceReadOnlyError(DatabaseError):
 def glance_database(url):
     """A DATABASES entry for the Glance database at `url` that the server itself refuses to write.
 
+    `url` may be dj-database-url's or SQLAlchemy's, as in glance-api.conf's [database] connection.
+
     SQLite is opened as a `mode=ro` URI, MariaDB/MySQL and PostgreSQL sessions are set to
     read-only transactions, so even a raw `cursor.execute("UPDATE ...")` fails.
     Raises ImproperlyConfigured for any other engine.
     """
-    config = dj_database_url.parse(url)
+    config = dburl.parse(url)
     engine = config["ENGINE"]
     options = config.setdefault("OPTIONS", {})
     if engine == "django.db.backends.sqlite3":

@@ -2,8 +2,10 @@
 
 This module is the only reader of the environment:
 - PORTAL_DATA_DIR   folder for the SQLite database, the embedded file stores and the local
-                    worker's queue (default ./data)
-- DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3)
+                    worker's queue (default ./data in a checkout, else
+                    $XDG_DATA_HOME/image-portal, i.e. ~/.local/share/image-portal)
+- DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3); also
+                    SQLAlchemy's form, mysql+pymysql://... (portal/dburl.py)
 - PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
 - CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
 - PORTAL_TASK_VISIBILITY_TIMEOUT seconds before a Redis broker hands a dead worker's task
@@ -15,19 +17,32 @@ This module is the only reader of the environment:
 - PORTAL_STORE_HEALTH_TTL seconds a store's health is kept for the pages (default 60)
 - PORTAL_HTTPS      1 behind a proxy that terminates TLS: secure cookies, HSTS, the proxy's
                     X-Forwarded-Proto trusted (default off, for plain-http `make run`)
+- PORTAL_LOG_FORMAT text (default) or json: one JSON object a line, for log shippers
 """
 import os
 import secrets
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 
+from portal import dburl
 from portal.routers import glance_database
 from stores import config as store_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("PORTAL_DATA_DIR") or BASE_DIR / "data").resolve()
+PORTAL_DIR = Path(__file__).resolve().parent
+
+
+def _default_data_dir():
+    # In a checkout (manage.py beside portal/) the data stays in it, as `make run` always had
+    # it; an installed package would otherwise write into site-packages.
+    if (BASE_DIR / "manage.py").is_file():
+        return BASE_DIR / "data"
+    xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(xdg) / "image-portal"
+
+
+DATA_DIR = Path(os.environ.get("PORTAL_DATA_DIR") or _default_data_dir()).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -97,7 +112,7 @@ WSGI_APPLICATION = "portal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PORTAL_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -111,7 +126,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": dburl.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}",
         conn_max_age=60,
         # A connection kept from an earlier request is checked before it is reused: after a
@@ -151,7 +166,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PORTAL_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
@@ -233,17 +248,23 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
 }
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
+# The host means nothing to the filesystem transport; left out, kombu logs "No hostname was
+# supplied" at each connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost/"
+if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded default: a queue in folders under the data dir, so a local worker runs
     # with no broker service installed.
     _queue = DATA_DIR / "queue"
     (_queue / "out").mkdir(parents=True, exist_ok=True)
     (_queue / "processed").mkdir(parents=True, exist_ok=True)
+    # control_folder holds the exchange tables; unset, kombu writes them into ./control of
+    # whatever folder the process was started in.
+    (_queue / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "out"),
         "data_folder_out": str(_queue / "out"),
         "processed_folder": str(_queue / "processed"),
+        "control_folder": str(_queue / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -280,6 +301,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 24 * 3600
 CELERY_TASK_TIME_LIMIT = 24 * 3600 + 300
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "") in ("1", "true")
+# beat's record of when each entry last ran; unset, it lands in the working folder.
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # With `celery -A portal beat`, at the times PORTAL_CONFIG gives (stores/config.py: by
 # default a shallow audit of every location each night, a deep one, every byte hashed again,
 # each Sunday); a schedule set to "" is left out.
@@ -308,14 +331,35 @@ for _name, _when, _task, _kwargs in [
                                        "schedule": crontab(**_schedules[_when]),
                                        "kwargs": _kwargs}
 
+# One format for the web processes and the worker (portal/logs.py): time, level, logger,
+# request id, user and project on every line. The handler is the root logger's, so the
+# libraries' warnings get the same format.
+LOG_FORMAT = os.environ.get("PORTAL_LOG_FORMAT") or "text"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "portal.logs.TextFormatter"},
+                   "json": {"()": "portal.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "images": {"handlers": ["console"], "level": "INFO"},
-        "stores": {"handlers": ["console"], "level": "INFO"},
+        "images": {"level": "INFO"},
+        "stores": {"level": "INFO"},
+        # portal.request: one line per request answered.
+        "portal": {"level": "INFO"},
         # Django logs a 500's traceback only with DEBUG on; a web node's log needs it always.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.request": {"level": "ERROR"},
     },
 }
+# Celery keeps the handler above instead of putting its own format on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# prometheus_client's multiprocess mode (portal/metrics.py): every web worker and every
+# Celery worker process writes its counters here, and /metrics adds them up. The library
+# reads the folder from this variable, once imported (after the settings); set here, not
+# taken from the environment, so that each data folder, a test's portal too, counts apart.
+METRICS_DIR = DATA_DIR / "metrics"
+METRICS_DIR.mkdir(exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
