@@ -90,3 +90,26 @@ def test_run_command_serves_creates_admin_once_and_runs_the_worker(tmp_path):
     assert "Created user 'admin'" not in second_output
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
+
+
+def test_ctrl_c_stops_the_run_command_quietly_and_completely(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "PORTAL_CONFIG", "CELERY_BROKER_URL",
+                        "DJANGO_SETTINGS_MODULE")}
+    env.update(PORT=str(port), PORTAL_DATA_DIR=str(tmp_path / "data"),
+               VENV=str(os.path.dirname(os.path.dirname(sys.executable))))
+    process = start(env)
+    wait_for(f"http://127.0.0.1:{port}/admin/login/", timeout=60, process=process)
+    time.sleep(3)                        # the worker and beat up too
+    # What the terminal does on Ctrl-C: SIGINT to the foreground process group, the script's.
+    os.killpg(process.pid, signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    for noise in ("Traceback", "ERROR", "Warning", "WARNING", "cold shutdown", "No hostname",
+                  "superuser"):
+        assert noise not in out, out
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
+    # kombu's exchange tables stay in the data folder, not in the folder it was started from.
+    assert (tmp_path / "data" / "queue" / "control" / "portal.exchange").is_file()

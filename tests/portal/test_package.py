@@ -2,6 +2,7 @@
 dependencies alone (no test extras, no mysqlclient, no compiler) into a fresh venv, and run
 from a folder outside the checkout with the `image-portal` command."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tests.live.server import free_port, wait_for
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ["pyproject.toml", "README.md", "portal", "accounts", "images", "stores"]
 PAYLOAD = os.urandom(3 * 2**20 + 17)      # several 1 MiB chunks and an odd tail
 MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 POSTGRES = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-q", "-c"]
@@ -26,7 +28,17 @@ POSTGRES = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-q", "-c
 def installed(tmp_path_factory):
     """The `bin` folder of a fresh venv holding the wheel and the tested set of its dependencies."""
     where = tmp_path_factory.mktemp("package")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
+    # Built from a copy of what the wheel is made of: setuptools writes build/ and *.egg-info
+    # into the folder it builds, and the checkout stays as it was.
+    source = where / "source"
+    source.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
                     "-w", str(where / "dist")], check=True, capture_output=True)
     wheel = next((where / "dist").glob("image_portal-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(where / "venv")], check=True)
