@@ -6,10 +6,10 @@ VENV ?= .venv
 
 .PHONY: run test bench screenshots
 
-$(VENV)/.installed-runtime: pyproject.toml
+$(VENV)/.installed-runtime: pyproject.toml constraints.txt
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv runtime
 
-$(VENV)/.installed-test: pyproject.toml
+$(VENV)/.installed-test: pyproject.toml constraints.txt
 	scripts/system-packages
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv test
 
