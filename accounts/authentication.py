@@ -10,8 +10,12 @@ from accounts.models import Token
 class TokenHeaderAuthentication(authentication.BaseAuthentication):
     header = "HTTP_X_AUTH_TOKEN"
 
+    def secret(self, request):
+        """The token as the request sends it, or None."""
+        return request.META.get(self.header)
+
     def authenticate(self, request):
-        secret = request.META.get(self.header)
+        secret = self.secret(request)
         if secret is None:
             return None
         token = Token.objects.for_secret(secret.strip()).first()

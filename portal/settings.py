@@ -17,6 +17,7 @@ This module is the only reader of the environment:
 - PORTAL_STORE_HEALTH_TTL seconds a store's health is kept for the pages (default 60)
 - PORTAL_HTTPS      1 behind a proxy that terminates TLS: secure cookies, HSTS, the proxy's
                     X-Forwarded-Proto trusted (default off, for plain-http `make run`)
+- PORTAL_LOG_FORMAT text (default) or json: one JSON object a line, for log shippers
 """
 import os
 import secrets
@@ -330,14 +331,35 @@ for _name, _when, _task, _kwargs in [
                                        "schedule": crontab(**_schedules[_when]),
                                        "kwargs": _kwargs}
 
+# One format for the web processes and the worker (portal/logs.py): time, level, logger,
+# request id, user and project on every line. The handler is the root logger's, so the
+# libraries' warnings get the same format.
+LOG_FORMAT = os.environ.get("PORTAL_LOG_FORMAT") or "text"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "portal.logs.TextFormatter"},
+                   "json": {"()": "portal.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "images": {"handlers": ["console"], "level": "INFO"},
-        "stores": {"handlers": ["console"], "level": "INFO"},
+        "images": {"level": "INFO"},
+        "stores": {"level": "INFO"},
+        # portal.request: one line per request answered.
+        "portal": {"level": "INFO"},
         # Django logs a 500's traceback only with DEBUG on; a web node's log needs it always.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.request": {"level": "ERROR"},
     },
 }
+# Celery keeps the handler above instead of putting its own format on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# prometheus_client's multiprocess mode (portal/metrics.py): every web worker and every
+# Celery worker process writes its counters here, and /metrics adds them up. The library
+# reads the folder from this variable, once imported (after the settings); set here, not
+# taken from the environment, so that each data folder, a test's portal too, counts apart.
+METRICS_DIR = DATA_DIR / "metrics"
+METRICS_DIR.mkdir(exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)

@@ -47,3 +47,16 @@ def journaled(store_name, key, *, image_id=None, seconds_ago=3 * 3600, purpose="
     return StoreWrite.objects.create(
         store=store_name, key=key, image_id=image_id or key.removeprefix("staging-"),
         purpose=purpose, started_at=timezone.now() - timedelta(seconds=seconds_ago))
+
+
+def api_client(username, *, admin=False):
+    """A Django test client sending the token of `username` (made, with a project of its own,
+    if missing); `.project` is that project's id."""
+    from django.test import Client
+
+    from accounts.services import token_create, user_ensure
+
+    user = user_ensure(username=username, project_name=f"{username}-project", admin=admin)
+    client = Client(HTTP_X_AUTH_TOKEN=token_create(user=user))
+    client.project = user.membership.project_id
+    return client

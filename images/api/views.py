@@ -19,6 +19,7 @@ from images.exceptions import Forbidden, ImageError, Invalid, NotSatisfiable
 from images.models import ImageLocation, ImageProperty, ImageTag
 from images.representation import image_view
 from images.selectors import images_listed_for
+from portal import metrics
 from stores.registry import all_stores
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -188,9 +189,10 @@ class ImageFileView(RawBodyMixin, ApiView):
             offset, length = parse_range(header, image.size)
             partial = True
         prefer = [s for s in request.query_params.get("prefer", "").split(",") if s]
-        reader, _ = services.image_download(image=image, offset=offset, length=length,
-                                            prefer=prefer)
+        reader, location = services.image_download(image=image, offset=offset, length=length,
+                                                   prefer=prefer)
         count = image.size - offset if length is None else length
+        metrics.bytes_downloaded(location.store, count)
         if getattr(reader, "file", None) is not None and offset + count == image.size:
             # A local file: FileResponse lets the WSGI server use sendfile().
             response = FileResponse(reader.file, content_type="application/octet-stream")

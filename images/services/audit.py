@@ -13,11 +13,13 @@ findings are written as AuditFinding rows into the portal's own database, each w
 database whose records it checked.
 """
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from images.models import AuditFinding, Image, ImageLocation, ImageProperty
 from images.selectors import reference_aliases
 from images.services.writes import journal_owned
+from portal import metrics
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError
 from stores.locations import redact
 from stores.registry import all_stores, get_store, store_for_uri
@@ -284,6 +286,7 @@ def audit_run(*, store_name=None, deep=False, using="default", record=True, prog
     locations = audited_locations(using=using)
     total = locations.count()
     findings, batch = [], []
+    counted = Counter()
     done = 0
     for location in locations.iterator(chunk_size=BATCH_SIZE):
         done += 1
@@ -291,13 +294,17 @@ def audit_run(*, store_name=None, deep=False, using="default", record=True, prog
             batch.append(location_audit(location, image=location.image, deep=deep))
         if len(batch) >= BATCH_SIZE:
             _flush(batch, findings, record=record, deep=deep, using=using, keep=keep,
-                   tally=tally)
+                   tally=counted)
         if progress:
             progress(done, total)
-    _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=tally)
+    _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=counted)
     for store in stores:
         batch = store_orphans(store, using=using)
-        _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=tally)
+        _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=counted)
+    if tally is not None:
+        tally.update(counted)
+    metrics.audit_counted(counted, database=using, stores=[store.name for store in stores],
+                          kinds=AuditFinding.Finding.values)
     return findings
 
 

@@ -26,6 +26,7 @@ from images.exceptions import (Conflict, Gone, Invalid, StoreFailed, TooLarge,
                                UnsupportedContent)
 from images.inspection import ImageContentError, InspectingReader
 from images.models import StoreWrite
+from portal import metrics
 from stores.exceptions import (ObjectExists, ObjectNotFound, SizeCapExceeded, SizeMismatch,
                                StoreError, StoreReadOnly)
 from stores.streams import HashingReader, SizeLimitedReader
@@ -237,6 +238,7 @@ def data_write(*, image, store, stream, purpose, key=None, quota=None, expected_
         if expect is not None and written.sums != tuple(expect):
             raise StoreFailed(f"The data written to store '{store.name}' does not match the "
                               f"image's checksums; nothing was kept")
+        metrics.bytes_uploaded(store.name, purpose, written.size)
     except BaseException as exc:
         hashing.close()
         if row is not None:

@@ -70,12 +70,6 @@ class OwnPortal(Portal):
              "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log("celery"))
 
-    def log(self, name):
-        return (self.data_dir / f"{name}.log").read_text(errors="replace")
-
-    def _log(self, name):
-        return open(self.data_dir / f"{name}.log", "ab")
-
     def stop(self):
         for process in (self.process, getattr(self, "worker", None)):
             if process and process.poll() is None:
@@ -175,3 +169,15 @@ def postgres_url():
     yield server, name
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_relay(postgres_url):
+    """A relay between the portal and the test's PostgreSQL database, for the test to cut."""
+    from tests.failures.relay import Relay
+
+    server, _ = postgres_url
+    host, port = server.rsplit("@", 1)[-1].split(":")
+    relay = Relay((host, int(port)))
+    yield relay
+    relay.close()

@@ -8,19 +8,9 @@ import pytest
 import requests
 
 from tests.failures.conftest import MiB
-from tests.failures.relay import Relay
 from tests.live.clients import OCTET, create_image, digests, show_image, upload_image
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture
-def db_relay(postgres_url):
-    server, _ = postgres_url
-    host, port = server.rsplit("@", 1)[-1].split(":")
-    relay = Relay((host, int(port)))
-    yield relay
-    relay.close()
 
 
 def all_answer(portal, image, requests_at_once=16):

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from accounts.services import token_create, user_ensure
+from accounts.services import user_ensure
 from images import services
 from images.exceptions import Conflict, NotFound
 from images.models import Image, ImageLocation, ImageProperty, ImageTag
@@ -25,21 +25,14 @@ def delayed(settings, file_stores):
     return file_stores
 
 
-def api_client(username, *, admin=False):
-    user = user_ensure(username=username, project_name=f"{username}-project", admin=admin)
-    client = Client(HTTP_X_AUTH_TOKEN=token_create(user=user))
-    client.project = user.membership.project_id
-    return client
-
-
 @pytest.fixture
 def alice():
-    return api_client("alice")
+    return factories.api_client("alice")
 
 
 @pytest.fixture
 def root():
-    return api_client("root", admin=True)
+    return factories.api_client("root", admin=True)
 
 
 def read(image):

@@ -57,16 +57,25 @@ class Portal(ManageCommands):
         self.process = None
 
     def start(self, workers=2):
+        # The logs go to files under the data folder: an unread pipe would block a chatty
+        # process, and tests read them (a request's id on the web's and the worker's lines).
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--worker-class", "gthread", "--threads", "4"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log("gunicorn"))
         wait_for(self.url + "/admin/login/", process=self.process)
 
         self.worker = subprocess.Popen(
             [str(BIN / "celery"), "-A", "portal", "worker", "--concurrency", "2",
              "--loglevel", "WARNING"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            stderr=self._log("celery"))
+
+    def log(self, name):
+        """What the process `name` (gunicorn, celery) has logged so far."""
+        return (self.data_dir / f"{name}.log").read_text(errors="replace")
+
+    def _log(self, name):
+        return open(self.data_dir / f"{name}.log", "ab")
 
     def stop(self):
         for process in (self.process, getattr(self, "worker", None)):
