@@ -127,4 +127,6 @@ def task_headers(headers):
 def task_context(task_request):
     """The Context a worker binds while it runs a task sent with task_headers()."""
     values = {key: getattr(task_request, header, None) for key, header in HEADERS.items()}
+    if values["request_id"] is None and _context.get() is not None:
+        return _context.get()  # run eagerly, inside the request that sent it: no headers
     return Context(values.pop("request_id"), **values)

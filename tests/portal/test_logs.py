@@ -79,6 +79,14 @@ def test_a_task_sent_during_a_request_runs_under_its_id_user_and_project():
     assert in_worker.fields() == {"request_id": CLIENT_ID, "user": "alice", "project": "p-1"}
 
 
+def test_a_task_run_eagerly_inside_a_request_keeps_the_request_id():
+    token = logs.bind(logs.Context(CLIENT_ID, user="alice", project="p-1"))
+    try:
+        assert logs.task_context(SimpleNamespace()).fields()["request_id"] == CLIENT_ID
+    finally:
+        logs.unbind(token)
+
+
 def test_a_task_sent_outside_a_request_gets_no_headers():
     headers = {}
     logs.task_headers(headers)
