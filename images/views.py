@@ -24,7 +24,7 @@ from images.services.scrubber import image_restore as image_restore_service
 from images.services.scrubber import pending_delete_images
 from images.tasks import image_import_task
 from stores.exceptions import InvalidLocation
-from stores.registry import all_stores, store_for_uri
+from stores.registry import all_stores, client_stores, reserved, store_for_uri
 
 PAGE_SIZE = 50
 # (sort key, column title, first direction when clicked)
@@ -126,7 +126,8 @@ def image_list(request):
 @login_required
 def image_upload(request):
     return render(request, "images/image_upload.html", {
-        "stores": [s for s in _store_choices(_caller(request)) if not s["read_only"]],
+        "stores": [s for s in _store_choices(_caller(request))
+                   if not s["read_only"] and not reserved(s["name"])],
         "disk_formats": DISK_FORMATS, "container_formats": CONTAINER_FORMATS,
         "visibilities": Image.Visibility.values, "admin": _caller(request).admin})
 
@@ -164,7 +165,7 @@ def image_detail(request, image_id):
         "may_change": using == "default" and _may_change(caller, image) and not pending,
         "admin": caller.admin,
         "database": using,
-        "copy_targets": [s.name for s in all_stores()
+        "copy_targets": [s.name for s in client_stores()
                          if not s.read_only and s.name not in in_stores]
         if may_copy(caller) else [],
         "importing": properties.get(IMPORTING, ""),

@@ -41,6 +41,20 @@ def all_stores():
     return [get_store(name) for name in settings.STORES]
 
 
+# Glance's reserved stores (os_glance_staging_store, os_glance_tasks_store) hold data on its
+# way in; clients never see or name them, but audits and the scrubber look into them.
+RESERVED_PREFIX = "os_glance_"
+
+
+def reserved(name):
+    return name.startswith(RESERVED_PREFIX)
+
+
+def client_stores():
+    """The stores clients see and name: every configured one but the reserved ones."""
+    return [store for store in all_stores() if not reserved(store.name)]
+
+
 def default_store():
     return get_store(settings.DEFAULT_STORE)
 

@@ -12,7 +12,7 @@ from images.api.common import ApiView
 from images.api.views import IMPORT_METHODS
 from images.exceptions import Forbidden
 from images.services import quotas
-from stores.registry import all_stores
+from stores.registry import client_stores
 
 
 def store_entry(store):
@@ -31,7 +31,7 @@ def store_entry(store):
 class StoresInfoView(ApiView):
     @extend_schema(responses={200: doc.STORES})
     def get(self, request):
-        return Response({"stores": [store_entry(store) for store in all_stores()]})
+        return Response({"stores": [store_entry(store) for store in client_stores()]})
 
 
 class StoresDetailView(ApiView):
@@ -41,7 +41,7 @@ class StoresDetailView(ApiView):
             raise Forbidden("Store details are for admins only.")
         return Response({"stores": [
             {**store_entry(store), "type": store.kind, "weight": store.weight,
-             "properties": store.info()} for store in all_stores()]})
+             "properties": store.info()} for store in client_stores()]})
 
 
 class StoreImageView(ApiView):

@@ -16,7 +16,7 @@ from images.services.writes import (HASH_ALGO, Purpose, data_write, journal_clos
                                     written_recorded, written_remove)
 from stores import health as store_health
 from stores.exceptions import InvalidLocation, StoreError, UnknownStore
-from stores.registry import all_stores, get_store, store_for_uri
+from stores.registry import all_stores, client_stores, get_store, reserved, store_for_uri
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +35,17 @@ def _check_choice(field, value, allowed):
 
 
 def store_get(name=None, *, writable=False):
-    """The store `name` (default store when None), as an Invalid error naming the known stores."""
+    """The store `name` (default store when None), as an Invalid error naming the known stores.
+    A reserved store (os_glance_*) is not a client's to name."""
     try:
+        if name and reserved(name):
+            raise UnknownStore(name, [store.name for store in client_stores()])
         store = get_store(name)
     except UnknownStore as exc:
         raise Invalid(str(exc)) from None
     if writable and store.read_only:
         raise Invalid(f"Store '{store.name}' is read-only; writable stores: "
-                      f"{', '.join(s.name for s in all_stores() if not s.read_only)}")
+                      f"{', '.join(s.name for s in client_stores() if not s.read_only)}")
     return store
 
 

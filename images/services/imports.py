@@ -21,7 +21,7 @@ from images.services.quotas import DataQuota, check_activation, check_import
 from images.services.writes import (HASH_ALGO, Purpose, data_write, written_recorded,
                                     written_remove)
 from stores.exceptions import StoreError, StreamError
-from stores.registry import all_stores, get_store
+from stores.registry import client_stores, get_store
 
 logger = logging.getLogger(__name__)
 Status = Image.Status
@@ -83,7 +83,7 @@ def _target_stores(method, *, stores, all_stores_flag, header_store, image):
         if not (stores and header_store and list(stores) == [header_store]):
             raise Invalid("Use only one of 'stores', 'all_stores' and the X-Image-Meta-Store "
                           "header")
-    writable = [store.name for store in all_stores() if not store.read_only]
+    writable = [store.name for store in client_stores() if not store.read_only]
     if all_stores_flag:
         names = list(writable)
     elif stores is not None:

@@ -14,7 +14,7 @@ from images.services.audit import audit_run, store_orphans
 from images.services.imports import image_import, image_import_run, task_get
 from images.services.scrubber import leftovers_scrub, scrub_run
 from tests import factories
-from tests.images.test_delayed_delete import api_client
+from tests.factories import api_client
 from tests.stores.glance_dlo import glance_dlo_write
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.swift]

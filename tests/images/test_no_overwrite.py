@@ -15,7 +15,7 @@ from images.services.imports import image_stage
 from images.services.writes import HOST
 from tests import factories
 from tests.glance_alias import glance_db  # noqa: F401 (a fixture)
-from tests.images.test_delayed_delete import api_client
+from tests.factories import api_client
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

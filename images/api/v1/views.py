@@ -15,7 +15,7 @@ from images.api.v1.meta import (image_v1, meta_headers, parse_bool, parse_checks
 from images.api.views import RawBodyMixin
 from images.exceptions import Conflict, Forbidden, ImageError, Invalid, NotFound
 from images.models import Image
-from stores.registry import all_stores
+from stores.registry import client_stores
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def store_for(name):
     """
     if not name:
         return services.store_get(None, writable=True)
-    stores = all_stores()
+    stores = client_stores()
     store = next((s for s in stores if s.name == name), None) or \
         next((s for s in stores if s.kind == name), None)
     if store is None:
