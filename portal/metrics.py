@@ -55,7 +55,7 @@ UPLOAD_ROUTES = ("v2/images/<str:image_id>/file", "v2/images/<str:image_id>/stag
 def request_observed(request, response, seconds):
     """Count one answered request, and a refused upload as such."""
     match = getattr(request, "resolver_match", None)
-    view = match.route if match is not None else "unmatched"
+    view = match.route if match is not None else getattr(request, "metrics_view", "unmatched")
     status = str(response.status_code)
     HTTP_REQUESTS.labels(request.method, view, status).inc()
     HTTP_LATENCY.labels(request.method, view).observe(seconds)

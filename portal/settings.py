@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "images.api.middleware.RequestIdMiddleware",
     "images.api.middleware.DrainRefusedBodyMiddleware",
     "images.api.stopping.CutOffUploadsMiddleware",
+    # Before CommonMiddleware checks the Host header: probes name the node by its address.
+    "portal.health.HealthcheckMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

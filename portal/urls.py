@@ -4,12 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from images.api.versions import RootView
-from portal.health import healthcheck
 from portal.metrics import MetricsView
 
 urlpatterns = [
     path("", RootView.as_view()),
-    path("healthcheck", healthcheck),
     path("metrics", MetricsView.as_view()),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

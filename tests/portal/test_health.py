@@ -12,6 +12,12 @@ def test_healthcheck_answers_ok_to_anyone():
     assert Client().head("/healthcheck").status_code == 204
 
 
+def test_healthcheck_answers_a_probe_that_names_the_node_by_its_address():
+    response = Client().get("/healthcheck", HTTP_HOST="10.1.2.3:8000")
+    assert (response.status_code, response.content) == (200, b"OK")
+    assert Client().post("/healthcheck").status_code == 405
+
+
 def test_healthcheck_details_are_for_admins(alice, root, file_stores):
     simple = alice.get("/healthcheck", HTTP_ACCEPT="application/json")
     assert simple.json() == {"detailed": False, "reasons": ["OK"]}
