@@ -6,7 +6,8 @@ This module is the only reader of the environment:
                     $XDG_DATA_HOME/image-portal, i.e. ~/.local/share/image-portal)
 - DATABASE_URL      database (default sqlite:///$PORTAL_DATA_DIR/portal.sqlite3); also
                     SQLAlchemy's form, mysql+pymysql://... (portal/dburl.py)
-- PORTAL_CONFIG     TOML file with the stores (default: two file stores under the data dir)
+- PORTAL_CONFIG     the stores and options: a TOML file, or a Glance glance-api.conf
+                    (stores/glance_conf.py) (default: two file stores under the data dir)
 - CELERY_BROKER_URL Celery broker (default: a folder queue under the data dir)
 - PORTAL_TASK_VISIBILITY_TIMEOUT seconds before a Redis broker hands a dead worker's task
                     to another worker (default 87000: longer than a task may run)
