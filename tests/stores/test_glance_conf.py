@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from stores import config
 
 ROOT = Path(__file__).resolve().parents[2]
-OPERATOR = ROOT.parent / "shared" / "glance-conf"
+OPERATOR = ROOT / "tests" / "data" / "glance-conf"
 MiB = 2**20
 
 
