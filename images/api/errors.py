@@ -1,8 +1,7 @@
 """Error bodies as Glance's come out of webob: the JSON form
 {"error": {"code": 404, "title": "Not Found", "message": "..."}} (see image-api.md §9) to a
 client whose Accept prefers application/json, an HTML page to one preferring text/html
-(glanceclient and curl send `*/*`), plain text starting with the status line to one
-accepting neither."""
+(glanceclient and curl send `*/*`), plain text starting with the status line otherwise."""
 import re
 from html import escape
 from http import HTTPStatus
@@ -42,13 +41,7 @@ def error_body(status, message):
 
 def preferred_type(accept):
     """The offer the Accept header `accept` prefers, as webob's `acceptable_offers` picks it,
-    or None when it accepts neither.
-
-    An empty or missing header gets JSON, unlike webob's plain text: openstacksdk sends an
-    empty Accept with uploads and patches and shows only the reason phrase of a text body.
-    """
-    if not (accept or "").strip():
-        return "application/json"
+    or None when it accepts neither (an empty or missing header accepts nothing)."""
     ranges = []
     for item in (accept or "").split(","):
         media = item.split(";", 1)[0].strip().lower()
