@@ -11,7 +11,9 @@ the process still runs, and the client is told why.
 import socket
 import threading
 
-from images.api.errors import error_response
+from django.http import JsonResponse
+
+from images.api.errors import error_body
 
 # Left of the grace period for the cut-off uploads to roll back: removing a partial object
 # (for a Swift large object, every segment) and one database update.
@@ -77,5 +79,5 @@ class CutOffUploadsMiddleware:
                 _reading.pop(sock, None)
         if state[0] and response.status_code >= 400:
             response.close()
-            response = error_response(request, 503, MESSAGE)
+            response = JsonResponse(error_body(503, MESSAGE), status=503)
         return response

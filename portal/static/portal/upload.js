@@ -65,7 +65,7 @@
     });
     const response = await fetch("/v2/images", {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
       body: JSON.stringify(body),
     });
     const text = await response.text();
@@ -79,8 +79,6 @@
       xhr = new XMLHttpRequest();
       xhr.open("PUT", "/v2/images/" + id + "/file");
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      // Errors come as JSON only to a client asking for it, as from Glance.
-      xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-Image-Meta-Store", store);
       xhr.setRequestHeader("X-CSRFToken", csrf);
       xhr.upload.onprogress = function (event) {
