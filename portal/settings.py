@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "accounts",
     "stores",
     "images",
+    "metadefs",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("images.api.v1.urls")),
+    path("v2/metadefs/", include("metadefs.urls")),
     path("", include("images.api.urls")),
 ]
 
