@@ -2,8 +2,10 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.conf import settings
 from rest_framework import authentication, exceptions
 
+from accounts.identity import FROM_SESSION, IDENTITY
 from accounts.models import Token
 
 
@@ -36,3 +38,24 @@ class TokenHeaderAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request):
         # Keystone's challenge, so clients answer 401 rather than 403.
         return 'Keystone uri="/"'
+
+
+class KeystoneAuthentication(authentication.SessionAuthentication):
+    """The caller keystonemiddleware validated (portal.keystone), from an `X-Auth-Token` or
+    from the token a portal user signed in with; the latter is a browser session and must
+    carry the CSRF token, as Django's own sessions must."""
+
+    def authenticate(self, request):
+        meta = request._request.META
+        user = meta.get(IDENTITY)
+        if user is None:
+            return None
+        if user.project_id is None:
+            raise exceptions.AuthenticationFailed(
+                "The token is not scoped to a project; the Image API acts within a project.")
+        if meta.get(FROM_SESSION):
+            self.enforce_csrf(request)
+        return user, None
+
+    def authenticate_header(self, request):
+        return f'Keystone uri="{settings.KEYSTONE_AUTHTOKEN["www_authenticate_uri"]}"'

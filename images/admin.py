@@ -35,7 +35,7 @@ class StoreFilter(admin.SimpleListFilter):
 
 
 def _copy_to(store, modeladmin, request, queryset):
-    caller = Caller.of(request.user)
+    caller = Caller.of_request(request)
     for image in queryset:
         try:
             task = image_import(image=image, caller=caller, body={

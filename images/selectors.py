@@ -53,20 +53,44 @@ def image_store_names(image, *, locations=None):
 
 
 class Caller:
-    """Who is asking: the user, the project they act for, and whether they are an admin."""
+    """Who is asking: the user, the project they act for, their roles, and whether they are
+    an admin (Glance's context_is_admin: the admin role)."""
 
-    def __init__(self, *, user=None, project=None, admin=False):
+    def __init__(self, *, user=None, project=None, admin=False, roles=None):
         self.user = user
         self.project = project
         self.admin = admin
+        self.roles = frozenset(roles if roles is not None else LOCAL_ROLES + (
+            ("admin",) if admin else ()))
+
+    @property
+    def user_id(self):
+        return None if self.user is None else str(self.user.pk)
 
     @classmethod
     def of(cls, user):
         from accounts.services import project_of
 
         if user is None or not getattr(user, "is_authenticated", False):
-            return cls()
+            return cls(roles=())
+        if getattr(user, "keystone", False):
+            return cls(user=user, project=user.project_id, admin=user.is_superuser,
+                       roles=user.roles)
         return cls(user=user, project=project_of(user), admin=bool(user.is_superuser))
+
+    @classmethod
+    def of_request(cls, request):
+        """The caller of a portal page: the Keystone user the session's token names when the
+        portal signs in through Keystone, else the signed-in local user."""
+        from accounts.identity import IDENTITY
+
+        keystone_user = request.META.get(IDENTITY)
+        return cls.of(keystone_user if keystone_user is not None else request.user)
+
+
+# A local user (no Keystone) reads and writes in its project, as Keystone's member role
+# (which implies reader) lets it.
+LOCAL_ROLES = ("reader", "member")
 
 
 def _member_of(project, statuses=None):

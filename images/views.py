@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from images import services
+from images import policy, services
 from images.exceptions import ImageError
 from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image, ImageLocation, ImageProperty
 from images.representation import image_view
@@ -38,7 +38,7 @@ SEED_ROWS = ("checksum", "container_format", "created_at", "disk_format", "id", 
 
 
 def _caller(request):
-    return Caller.of(request.user)
+    return Caller.of_request(request)
 
 
 def _database(request):
@@ -65,8 +65,11 @@ def _visible_or_404(request, image_id, using="default"):
     raise Http404("No such image")
 
 
-def _may_change(caller, image):
-    return caller.admin or (caller.project is not None and image.owner == caller.project)
+def _may_change(caller, image, rule="modify_image"):
+    """Whether the caller may do `rule` on the image: its owner's project or an admin, and
+    what the policy says of the caller's roles (a reader may not)."""
+    return (caller.admin or (caller.project is not None and image.owner == caller.project)) \
+        and policy.allowed(caller, rule, policy.image_target(image, caller))
 
 
 def _store_choices(caller):
@@ -175,11 +178,11 @@ def image_detail(request, image_id):
     })
 
 
-def _act(request, image_id, action):
+def _act(request, image_id, action, rule="modify_image"):
     """Run an action on an image the caller may change; errors become page messages."""
     caller = _caller(request)
     image = _visible_or_404(request, image_id)
-    if not _may_change(caller, image):
+    if not _may_change(caller, image, rule):
         messages.error(request, "You are not permitted to change this image.")
         return image, False
     try:
@@ -213,7 +216,8 @@ def image_remove_from_store(request, image_id):
     store = request.POST.get("store", "")
     image, done = _act(request, image_id,
                        lambda image, caller: services.location_delete(image=image,
-                                                                      store_name=store))
+                                                                      store_name=store),
+                       "delete_image_location")
     if done:
         messages.success(request, f"Removed the copy in store '{store}'.")
     return redirect("images:detail", image_id=image.id)
@@ -226,7 +230,7 @@ def image_set_active(request, image_id, action):
                 "reactivate": services.image_reactivate}.get(action)
     if function is None:
         raise Http404("Unknown action")
-    image, done = _act(request, image_id, lambda image, caller: function(image=image))
+    image, done = _act(request, image_id, lambda image, caller: function(image=image), action)
     if done:
         messages.success(request, f"Image {action}d.")
     return redirect("images:detail", image_id=image.id)
@@ -252,7 +256,7 @@ def image_restore(request, image_id):
 @require_POST
 def image_delete(request, image_id):
     image, done = _act(request, image_id, lambda image, caller: services.image_delete(
-        image=image))
+        image=image), "delete_image")
     if not done:
         return redirect("images:detail", image_id=image.id)
     messages.success(request, f"Deleted image {image.name or image.id}.")

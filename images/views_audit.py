@@ -139,7 +139,7 @@ def audit_act(request):
                 repair.location_forget(location=location)
                 messages.success(request, f"Dropped the location in store '{location.store}'.")
             else:
-                task = repair.location_recopy(location=location, caller=Caller.of(request.user))
+                task = repair.location_recopy(location=location, caller=Caller.of_request(request))
                 transaction.on_commit(lambda: image_import_task.delay(task.id))
                 messages.success(request, f"Re-copying into store '{location.store}'.")
         elif action == "remove-leftover":

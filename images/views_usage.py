@@ -22,7 +22,7 @@ def _rows(report):
 
 @login_required
 def usage_page(request):
-    caller = Caller.of(request.user)
+    caller = Caller.of_request(request)
     projects = None
     if caller.admin:
         projects = [{"project": project, "rows": _rows(report)}

@@ -53,6 +53,8 @@ def _identity(request):
     """
     user = request.__dict__.get("user")
     wrapped = getattr(user, "_wrapped", user)
+    if getattr(wrapped, "keystone", False):
+        return wrapped.get_username(), wrapped.project_id
     if wrapped is None or not getattr(wrapped, "is_authenticated", False) \
             or not hasattr(wrapped, "_state"):
         return None, None

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Only with [keystone_authtoken]: validates the request's Keystone token.
+    "portal.keystone.KeystoneTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -217,6 +219,12 @@ STALE_UPLOAD_AGE = _stores["SCRUBBER"]["STALE_UPLOAD_AGE"]
 # and the most a page holds.
 LIMIT_PARAM_DEFAULT = _stores["LIMITS"]["LIMIT_PARAM_DEFAULT"]
 API_LIMIT_MAX = _stores["LIMITS"]["API_LIMIT_MAX"]
+# keystonemiddleware's [keystone_authtoken] options: with them the API takes Keystone tokens
+# (portal/keystone.py) and the portal signs users in through Keystone; None: local users
+# and tokens (the embedded default).
+KEYSTONE_AUTHTOKEN = _stores["KEYSTONE_AUTHTOKEN"]
+# An operator's policy file with Glance's rule names (images/policy.py), or None.
+POLICY_FILE = _stores["POLICY_FILE"]
 # Glance options in PORTAL_CONFIG that the portal does not use, logged once at start-up
 # (stores/apps.py).
 CONFIG_UNSUPPORTED = _stores["UNSUPPORTED"]
@@ -225,7 +233,11 @@ CONFIG_UNSUPPORTED = _stores["UNSUPPORTED"]
 IMAGE_CHUNK_SIZE = 2**20
 
 REST_FRAMEWORK = {
+    # With Keystone, its tokens only (a portal user's too, from the session); without, the
+    # portal's own tokens and sessions.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.KeystoneAuthentication",
+    ] if KEYSTONE_AUTHTOKEN else [
         "accounts.authentication.TokenHeaderAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -78,7 +78,7 @@ def embedded_default(data_dir):
             "STAGING_STORE": None, "WEB_DOWNLOAD": {}, "QUOTAS": {},
             "COPY_IMAGE": "admin", "SCRUBBER": scrubber({}, "config"),
             "SCHEDULES": schedules({}, "config"), "LIMITS": limits({}, "config"),
-            "UNSUPPORTED": []}
+            "KEYSTONE_AUTHTOKEN": None, "POLICY_FILE": None, "UNSUPPORTED": []}
 
 
 def load(path, *, environ, base_dir):
@@ -122,7 +122,8 @@ def parse(raw, *, environ, base_dir, source="config", glance=False):
         raw["default_store"] = raw.pop("default_backend")
     unsupported = []
     unknown_top = set(raw) - {"default_store", "stores", "image_size_cap", "staging_store",
-                              "web_download", "quotas", "copy_image", *SCRUBBER_DEFAULTS,
+                              "web_download", "quotas", "copy_image", "keystone_authtoken",
+                              "oslo_policy", *SCRUBBER_DEFAULTS,
                               *SCHEDULE_DEFAULTS, *TIMING_DEFAULTS}
     if unknown_top:
         raise ImproperlyConfigured(f"{source}: unknown top-level key(s) {sorted(unknown_top)}")
@@ -210,7 +211,51 @@ def parse(raw, *, environ, base_dir, source="config", glance=False):
             "QUOTAS": _quotas(raw.get("quotas", {}), source),
             "COPY_IMAGE": _copy_image(raw, source), "SCRUBBER": scrubber(raw, source),
             "SCHEDULES": schedules(raw, source), "LIMITS": limits(raw, source),
+            "KEYSTONE_AUTHTOKEN": keystone_authtoken(raw, environ, source, glance=glance),
+            "POLICY_FILE": policy_file(raw, base_dir, source),
             "UNSUPPORTED": unsupported}
+
+
+def keystone_authtoken(raw, environ, source, *, glance=False):
+    """keystonemiddleware's options, by its own names (as in glance-api.conf), as strings;
+    None without the table (local users and tokens)."""
+    table = raw.get("keystone_authtoken")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not table:
+        raise ImproperlyConfigured(f"{source}: [keystone_authtoken] must be a table of "
+                                   "keystonemiddleware options")
+    if not glance:
+        table = _expand_env(table, environ, f"{source}: [keystone_authtoken]")
+    options = {}
+    for key, value in table.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif not isinstance(value, (str, int, float)):
+            raise ImproperlyConfigured(f"{source}: [keystone_authtoken] {key}: a string, "
+                                       "number, boolean or list is expected")
+        options[key] = str(value)
+    for key in ("www_authenticate_uri", "auth_url"):
+        if not options.get(key):
+            raise ImproperlyConfigured(f"{source}: [keystone_authtoken] missing option '{key}'")
+    return options
+
+
+def policy_file(raw, base_dir, source):
+    """The operator's policy file (YAML or JSON, Glance's rule names), or None."""
+    table = raw.get("oslo_policy", {})
+    if not isinstance(table, dict) or set(table) - {"policy_file"}:
+        raise ImproperlyConfigured(f"{source}: [oslo_policy] takes only policy_file")
+    path = table.get("policy_file")
+    if path is None:
+        return None
+    path = Path(path)
+    path = path if path.is_absolute() else (base_dir / path).resolve()
+    if not path.is_file():
+        raise ImproperlyConfigured(f"{source}: [oslo_policy] policy_file {path} does not exist")
+    return str(path)
 
 
 def schedules(raw, source):

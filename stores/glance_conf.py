@@ -127,7 +127,15 @@ def read_api_conf(sections, *, source):
         raw["stores"][STAGING] = {"backend": "file", **staging,
                                   "store_description": "Staged glance-direct data"}
         raw["staging_store"] = STAGING
-    used = {"DEFAULT", "glance_store", STAGING, *raw["stores"]}
+    # Keystone and the policy file are the deployment's, read as Glance reads them.
+    if sections.get("keystone_authtoken"):
+        raw["keystone_authtoken"] = dict(sections["keystone_authtoken"])
+    policy = dict(sections.get("oslo_policy", {}))
+    if "policy_file" in policy:
+        raw["oslo_policy"] = {"policy_file": policy.pop("policy_file")}
+    used = {"DEFAULT", "glance_store", STAGING, "keystone_authtoken", *raw["stores"]}
+    unsupported += [f"[oslo_policy] {key}" for key in policy]
+    used.add("oslo_policy")
     for key, value in defaults.items():
         if FIXED.get(("DEFAULT", key)) != _canonical(value):
             unsupported.append(f"[DEFAULT] {key}")

@@ -6,7 +6,9 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from images.exceptions import Forbidden, Invalid
+from images import policy
+from images.exceptions import Forbidden, Invalid, NotFound
+from images.models import ImageMember
 from images.selectors import Caller, image_get_visible
 
 
@@ -65,19 +67,43 @@ class ApiView(APIView):
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise Invalid("Malformed JSON in request body.") from None
 
-    def visible_image(self, request, image_id):
-        return image_get_visible(image_id, request.caller)
+    def visible_image(self, request, image_id, rule="get_image"):
+        """The image, if the caller sees it and the policy lets it do `rule`: 404 if unseen,
+        403 if seen but the rule denies."""
+        image = image_get_visible(image_id, request.caller)
+        authorize_image(request.caller, image, rule)
+        return image
 
-    def owned_image(self, request, image_id):
-        """The image, if the caller may change it: 404 if unseen, 403 if seen but not theirs."""
-        image = self.visible_image(request, image_id)
+    def owned_image(self, request, image_id, rule="modify_image"):
+        """The image, if the caller may change it: 404 if unseen, 403 if seen but not theirs
+        or if the policy denies `rule` (a reader's write)."""
+        image = image_get_visible(image_id, request.caller)
+        authorize_image(request.caller, image, "get_image")
         check_owner(request.caller, image)
+        authorize_image(request.caller, image, rule)
         return image
 
 
 def check_owner(caller, image):
     if not caller.admin and (caller.project is None or image.owner != caller.project):
         raise Forbidden("You are not permitted to modify this image.")
+
+
+def authorize_image(caller, image, rule):
+    """Glance's answer to a rule the policy denies on an image: 403 when the caller may see
+    the image, else 404, so a refusal does not reveal that the image exists."""
+    target = policy.image_target(image, caller, member=is_member(image, caller))
+    if policy.allowed(caller, rule, target):
+        return
+    if rule != "get_image" and policy.allowed(caller, "get_image", target):
+        raise Forbidden(f"Policy doesn't allow {rule} to be performed.")
+    raise NotFound(f"No image found with ID {image.id}")
+
+
+def is_member(image, caller):
+    if caller.project is None or image.owner == caller.project:
+        return False
+    return ImageMember.objects.filter(image=image, member=caller.project).exists()
 
 
 def is_admin(request):

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from images.api import openapi as doc
 
 
+from images import policy
 from images.api.common import ApiView
 from images.api.views import RawBodyMixin
 from images.exceptions import Invalid
@@ -30,7 +31,7 @@ class StageView(RawBodyMixin, ApiView):
     @extend_schema(request=doc.BINARY, responses={204: None, **doc.errors(400, 401, 403, 404, 409, 413, 415)})
     def put(self, request, image_id):
         self.check_octet_stream(request)
-        image = self.owned_image(request, image_id)
+        image = self.owned_image(request, image_id, "upload_image")
         imports.image_stage(image=image, stream=self.body_stream(request),
                             expected_size=self.expected_size(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -52,9 +53,14 @@ class ImportView(ApiView):
         image = self.visible_image(request, image_id)
         method = body.get("method", {}).get("name") if isinstance(body, dict) and \
             isinstance(body.get("method"), dict) else None
-        if method != "copy-image" or not request.caller.admin:
+        if method == "copy-image" and policy.allowed(
+                request.caller, "copy_image", policy.image_target(image, request.caller)):
             # Copying an image into more stores is an operator's call (Glance: policy
-            # copy_image); importing its first data is the owner's.
+            # copy_image), whoever owns the image.
+            pass
+        else:
+            # Importing its first data (or, with copy_image = "owner", a copy) is the
+            # owner's.
             self.owned_image(request, image_id)
         task = imports.image_import(
             image=image, body=body, caller=request.caller,
@@ -67,7 +73,7 @@ class ImportView(ApiView):
 class ImageTasksView(ApiView):
     @extend_schema(responses={200: doc.TASKS, **doc.errors(401, 403, 404)})
     def get(self, request, image_id):
-        image = self.owned_image(request, image_id)
+        image = self.owned_image(request, image_id, "get_image")
         return Response({"tasks": [task_view(t) for t in imports.image_tasks(image=image)]})
 
 

@@ -7,7 +7,7 @@ from images.api import openapi as doc
 
 
 from images import services
-from images.api.common import ApiView
+from images.api.common import ApiView, authorize_image
 from images.exceptions import Forbidden, Invalid, NotFound
 from images.models import ImageMember
 from images.representation import timestamp
@@ -23,7 +23,7 @@ def member_view(member):
 class MemberListView(ApiView):
     @extend_schema(operation_id="members_list", responses={200: doc.MEMBERS, **doc.errors(401, 404)})
     def get(self, request, image_id):
-        image = self.visible_image(request, image_id)
+        image = self.visible_image(request, image_id, "get_members")
         members = ImageMember.objects.filter(image=image).order_by("id")
         caller = request.caller
         if not caller.admin and image.owner != caller.project:
@@ -33,7 +33,7 @@ class MemberListView(ApiView):
 
     @extend_schema(request={"application/json": {"type": "object", "required": ["member"], "properties": {"member": {"type": "string"}}}}, responses={200: doc.MEMBER, **doc.errors(400, 401, 403, 404, 409, 413)})
     def post(self, request, image_id):
-        image = self.owned_image(request, image_id)
+        image = self.owned_image(request, image_id, "add_member")
         body = self.json_body(request)
         if not isinstance(body, dict) or "member" not in body:
             raise Invalid("Request body must be {\"member\": \"<project id>\"}")
@@ -54,13 +54,16 @@ class MemberDetailView(ApiView):
 
     @extend_schema(responses={200: doc.MEMBER, **doc.errors(401, 404)})
     def get(self, request, image_id, member_id):
-        return Response(member_view(self._member(request, image_id, member_id)[1]))
+        image, member = self._member(request, image_id, member_id)
+        authorize_image(request.caller, image, "get_member")
+        return Response(member_view(member))
 
     @extend_schema(request={"application/json": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["pending", "accepted", "rejected"]}}}}, responses={200: doc.MEMBER, **doc.errors(400, 401, 403, 404)})
     def put(self, request, image_id, member_id):
-        _, member = self._member(request, image_id, member_id)
+        image, member = self._member(request, image_id, member_id)
         if not request.caller.admin and member.member != request.caller.project:
             raise Forbidden("Only the member itself may accept or reject a shared image.")
+        authorize_image(request.caller, image, "modify_member")
         body = self.json_body(request)
         if not isinstance(body, dict) or "status" not in body:
             raise Invalid("Request body must be {\"status\": \"accepted|rejected|pending\"}")
@@ -72,5 +75,6 @@ class MemberDetailView(ApiView):
         image, member = self._member(request, image_id, member_id)
         if not request.caller.admin and image.owner != request.caller.project:
             raise Forbidden("Only the image owner may remove a member.")
+        authorize_image(request.caller, image, "delete_member")
         services.member_delete(member=member)
         return Response(status=status.HTTP_204_NO_CONTENT)

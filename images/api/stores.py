@@ -10,7 +10,7 @@ from images.api import openapi as doc
 from images import services
 from images.api.common import ApiView
 from images.api.views import IMPORT_METHODS
-from images.exceptions import Forbidden
+from images import policy
 from images.services import quotas
 from stores.registry import client_stores
 
@@ -37,8 +37,8 @@ class StoresInfoView(ApiView):
 class StoresDetailView(ApiView):
     @extend_schema(responses={200: doc.STORES, **doc.errors(403)})
     def get(self, request):
-        if not request.caller.admin:
-            raise Forbidden("Store details are for admins only.")
+        policy.authorize(request.caller, "stores_info_detail",
+                         message="Store details are for admins only.")
         return Response({"stores": [
             {**store_entry(store), "type": store.kind, "weight": store.weight,
              "properties": store.info()} for store in client_stores()]})
@@ -47,7 +47,7 @@ class StoresDetailView(ApiView):
 class StoreImageView(ApiView):
     @extend_schema(responses={204: None, **doc.errors(401, 403, 404, 409)})
     def delete(self, request, store_name, image_id):
-        image = self.owned_image(request, image_id)
+        image = self.owned_image(request, image_id, "delete_image_location")
         services.location_delete(image=image, store_name=store_name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,4 +1,5 @@
 """Checks of request bodies against the image schema, as Glance's JSON-schema does them."""
+from images import policy
 from images.exceptions import Forbidden, Invalid
 from images.models import CONTAINER_FORMATS, DISK_FORMATS, Image
 from images.selectors import is_uuid
@@ -60,11 +61,19 @@ def check_value(key, value):
 
 
 def check_rights(key, value, caller, image=None):
-    if key == "visibility" and value == Image.Visibility.PUBLIC and not caller.admin and \
-            (image is None or image.visibility != value):
+    if key == "visibility" and value == Image.Visibility.PUBLIC and \
+            (image is None or image.visibility != value) and \
+            not policy.allowed(caller, "publicize_image", _target(caller, image)):
         raise Forbidden("You are not authorized to publicize images (admin only).")
+    if key == "visibility" and value == Image.Visibility.COMMUNITY and \
+            (image is None or image.visibility != value):
+        policy.authorize(caller, "communitize_image", _target(caller, image))
     if key == "owner" and not caller.admin and value != (image.owner if image else caller.project):
         raise Forbidden("Only an admin may set the owner of an image.")
+
+
+def _target(caller, image):
+    return policy.image_target(image) if image is not None else {}
 
 
 def image_create_arguments(body, caller):

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from images.api import openapi as doc
 
 
-from images import services
+from images import policy, services
 from images.api import listing
 from images.api.common import ApiView
 from images.api.patch import check_content_type, patch_to_update
@@ -78,6 +78,17 @@ def views_of(images, *, show_locations):
                        locations=locations.get(image.id, [])) for image in images]
 
 
+def authorize_create(caller, kwargs):
+    """add_image on the owner the image would get, as Glance checks it."""
+    owner = kwargs.get("owner") or caller.project
+    target = {"project_id": owner, "owner": owner,
+              "visibility": kwargs.get("visibility") or "shared"}
+    if not policy.allowed(caller, "add_image", target):
+        if owner != caller.project:
+            raise Forbidden(f"You are not permitted to create images owned by '{owner}'.")
+        raise Forbidden("Policy doesn't allow add_image to be performed.")
+
+
 def import_headers(response):
     response["OpenStack-image-import-methods"] = ",".join(IMPORT_METHODS)
     response["OpenStack-image-store-ids"] = ",".join(store.name for store in all_stores())
@@ -95,6 +106,7 @@ class ImageListView(ApiView):
         member_status = params.get("member_status", "accepted")
         if member_status not in ("pending", "accepted", "rejected", "all"):
             raise Invalid(f"Invalid member_status value: {member_status}")
+        policy.authorize(request.caller, "get_images")
         limit = listing.parse_limit(params)
         order = listing.parse_sort(params)
         queryset = images_listed_for(request.caller, visibility=visibility,
@@ -115,6 +127,7 @@ class ImageListView(ApiView):
     @extend_schema(request={"application/json": doc.IMAGE_CREATE}, operation_id="images_create", responses={201: doc.IMAGE, **doc.errors(400, 401, 403, 409, 413)})
     def post(self, request):
         kwargs = image_create_arguments(self.json_body(request), request.caller)
+        authorize_create(request.caller, kwargs)
         image = services.image_create(**kwargs)
         response = Response(image_view(image, show_locations=request.caller.admin),
                             status=status.HTTP_201_CREATED)
@@ -140,7 +153,7 @@ class ImageDetailView(ApiView):
 
     @extend_schema(responses={204: None, **doc.errors(401, 403, 404)})
     def delete(self, request, image_id):
-        services.image_delete(image=self.owned_image(request, image_id))
+        services.image_delete(image=self.owned_image(request, image_id, "delete_image"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -163,7 +176,7 @@ class ImageActionView(ApiView):
     def post(self, request, image_id, action):
         if action not in self.actions:
             raise Invalid(f"Unknown action {action!r}")
-        self.actions[action](image=self.owned_image(request, image_id))
+        self.actions[action](image=self.owned_image(request, image_id, action))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -171,7 +184,7 @@ class ImageFileView(RawBodyMixin, ApiView):
     @extend_schema(request=doc.BINARY, responses={204: None, **doc.errors(400, 401, 403, 404, 409, 410, 413, 415, 503)})
     def put(self, request, image_id):
         self.check_octet_stream(request)
-        image = self.owned_image(request, image_id)
+        image = self.owned_image(request, image_id, "upload_image")
         services.image_upload(image=image, stream=self.body_stream(request),
                               store_name=request.headers.get("X-Image-Meta-Store") or None,
                               expected_size=self.expected_size(request))
@@ -179,7 +192,7 @@ class ImageFileView(RawBodyMixin, ApiView):
 
     @extend_schema(responses={(200, "application/octet-stream"): doc.BINARY["application/octet-stream"], 204: None, **doc.errors(401, 403, 404, 416, 503)})
     def get(self, request, image_id):
-        image = self.visible_image(request, image_id)
+        image = self.visible_image(request, image_id, "download_image")
         if image.status == image.Status.DEACTIVATED and not request.caller.admin:
             raise Forbidden("The requested image has been deactivated. Image data download "
                             "is forbidden.")

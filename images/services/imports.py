@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from images import policy
 from images.exceptions import (Conflict, Forbidden, ImageError, Invalid, NotFound,
                                QuotaExceeded, StoreFailed, UnsupportedContent)
 from images.models import Image, ImageLocation, Task, TaskInfo
@@ -109,7 +110,7 @@ def _target_stores(method, *, stores, all_stores_flag, header_store, image):
 
 def may_copy(caller):
     """Whether `caller` may copy images it may change into more stores (copy-image)."""
-    return caller.admin or settings.COPY_IMAGE == "owner"
+    return settings.COPY_IMAGE == "owner" or policy.allowed(caller, "copy_image")
 
 
 def image_import(*, image, body, caller, header_store=None, request_id=None, url_check=None):

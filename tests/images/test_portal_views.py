@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.services import user_ensure
+from images import services
 from images.models import Image, ImageLocation
 from tests import factories
 from tests.glance_alias import glance_db  # noqa: F401 (a fixture)
@@ -90,14 +91,26 @@ def test_delete_of_a_protected_image_shows_an_error_and_keeps_it(file_stores):
     assert Image.objects.filter(pk=image.pk).exists()
 
 
-def test_remove_from_store_keeps_the_last_copy(file_stores):
+def test_remove_from_store_keeps_the_last_copy(root, file_stores):
+    image, data = factories.active_image()
+    root.get(f"/images/{image.id}/")
+    response = root.post(f"/images/{image.id}/remove/", {"store": "fast"}, follow=True,
+                         HTTP_X_CSRFTOKEN=root.cookies["csrftoken"].value)
+    assert "only copy" in response.content.decode()
+    assert (file_stores["fast"] / image.id).read_bytes() == data
+
+
+def test_an_owner_may_not_remove_a_copy_by_default_policy(file_stores):
+    # Glance's delete_image_location: admins only, unless the policy file says otherwise.
     client = Client()
     user = user_ensure(username="owner", project_name="owners")
     client.force_login(user)
     image, data = factories.active_image(owner=user.membership.project_id)
-    response = client.post(f"/images/{image.id}/remove/", {"store": "fast"}, follow=True)
-    assert "only copy" in response.content.decode()
-    assert (file_stores["fast"] / image.id).read_bytes() == data
+    services.location_copy(image=image, store_name="cheap")
+    response = client.post(f"/images/{image.id}/remove/", {"store": "cheap"}, follow=True)
+    assert "not permitted" in response.content.decode()
+    assert (file_stores["cheap"] / image.id).read_bytes() == data
+    assert ImageLocation.objects.filter(image=image, deleted=False).count() == 2
 
 
 def test_images_list_filters_by_store_and_name(root, file_stores):

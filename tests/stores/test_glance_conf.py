@@ -141,14 +141,21 @@ def test_a_seed_swift_config_location_resolves_with_the_operators_glance_swift_c
 def test_options_the_portal_does_not_use_are_listed_not_dropped(glance_conf):
     unsupported = load(glance_conf)["UNSUPPORTED"]
     assert "[DEFAULT] show_multiple_locations" in unsupported
-    assert "[keystone_authtoken] password" in unsupported
+    assert "[paste_deploy] flavor" in unsupported
     assert "[os_glance_tasks_store] filesystem_store_datadir" in unsupported
     # Read and used, or what the portal always does (128 properties, these import methods):
     for used in ("[DEFAULT] image_size_cap", "[DEFAULT] limit_param_default",
                  "[DEFAULT] enabled_import_methods", "[DEFAULT] image_property_quota",
                  "[swift] swift_store_multi_tenant", "[swift] swift_store_config_file",
-                 "[glance_store] default_backend"):
+                 "[glance_store] default_backend", "[keystone_authtoken] password"):
         assert used not in unsupported
+
+
+def test_keystone_authtoken_of_a_glance_api_conf_turns_keystone_tokens_on(glance_conf):
+    options = load(glance_conf)["KEYSTONE_AUTHTOKEN"]
+    assert options["www_authenticate_uri"] == "http://keystone.example.com:5000"
+    assert options["auth_type"] == "password"
+    assert options["username"] == "glance" and options["project_name"] == "service"
 
 
 def test_unsupported_options_are_logged_once_at_start_up(glance_conf, tmp_path):
@@ -158,7 +165,8 @@ def test_unsupported_options_are_logged_once_at_start_up(glance_conf, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("not supported, ignored") == 1
-    assert "[keystone_authtoken] password" in result.stderr
+    assert "[paste_deploy] flavor" in result.stderr
+    assert "keystone_authtoken" not in result.stderr
     rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines()
             if line.startswith("| ")}
     for name in ("fast", "cheap", "swift"):
