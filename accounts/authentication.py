@@ -11,6 +11,8 @@ from accounts.models import Token
 
 class TokenHeaderAuthentication(authentication.BaseAuthentication):
     header = "HTTP_X_AUTH_TOKEN"
+    # Local tokens are the API's only without Keystone; a subclass may take them anyway.
+    with_keystone = False
 
     def secret(self, request):
         """The token as the request sends it, or None."""
@@ -18,7 +20,7 @@ class TokenHeaderAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         secret = self.secret(request)
-        if secret is None:
+        if secret is None or (settings.KEYSTONE_AUTHTOKEN and not self.with_keystone):
             return None
         token = Token.objects.for_secret(secret.strip()).first()
         if token is None or not token.user.is_active:
@@ -48,7 +50,7 @@ class KeystoneAuthentication(authentication.SessionAuthentication):
     def authenticate(self, request):
         meta = request._request.META
         user = meta.get(IDENTITY)
-        if user is None:
+        if user is None or not settings.KEYSTONE_AUTHTOKEN:
             return None
         if user.project_id is None:
             raise exceptions.AuthenticationFailed(
@@ -58,4 +60,15 @@ class KeystoneAuthentication(authentication.SessionAuthentication):
         return user, None
 
     def authenticate_header(self, request):
-        return f'Keystone uri="{settings.KEYSTONE_AUTHTOKEN["www_authenticate_uri"]}"'
+        # Keystone's challenge, so clients answer 401 rather than 403.
+        uri = (settings.KEYSTONE_AUTHTOKEN or {}).get("www_authenticate_uri", "/")
+        return f'Keystone uri="{uri}"'
+
+
+class LocalSessionAuthentication(authentication.SessionAuthentication):
+    """A portal user's Django session, when the portal has its own users (no Keystone)."""
+
+    def authenticate(self, request):
+        if settings.KEYSTONE_AUTHTOKEN:
+            return None
+        return super().authenticate(request)

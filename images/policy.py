@@ -124,9 +124,8 @@ def enforcer():
         if policy_file:
             # Only the file named: oslo.config would otherwise look for a policy.yaml and a
             # policy.d in the home and /etc folders.
-            conf.set_override("policy_file", str(policy_file), group="oslo_policy")
+            built = policy.Enforcer(conf, policy_file=str(policy_file))
             conf.set_override("policy_dirs", [], group="oslo_policy")
-            built = policy.Enforcer(conf)
         else:
             built = policy.Enforcer(conf, use_conf=False, rules=policy.Rules.from_dict(
                 {**BASE_RULES, **RULES}))

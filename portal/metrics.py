@@ -18,10 +18,10 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                Histogram, generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 from rest_framework import permissions
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
-from accounts.authentication import TokenHeaderAuthentication
+from accounts.authentication import (KeystoneAuthentication, LocalSessionAuthentication,
+                                     TokenHeaderAuthentication)
 
 HTTP_REQUESTS = Counter("portal_http_requests", "HTTP requests answered, by view and status",
                         ["method", "view", "status"])
@@ -157,7 +157,10 @@ def _per_store(ImageLocation):
 
 class BearerTokenAuthentication(TokenHeaderAuthentication):
     """An API token as `Authorization: Bearer <token>`, what Prometheus sends
-    (scrape_config `authorization: {credentials: <token>}`)."""
+    (scrape_config `authorization: {credentials: <token>}`). Also with Keystone: a scraper
+    keeps a long-lived local token rather than a Keystone token that expires."""
+
+    with_keystone = True
 
     def secret(self, request):
         scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -167,8 +170,8 @@ class BearerTokenAuthentication(TokenHeaderAuthentication):
 class MetricsView(APIView):
     """Every metric in Prometheus's text format; admins only."""
 
-    authentication_classes = [TokenHeaderAuthentication, BearerTokenAuthentication,
-                              SessionAuthentication]
+    authentication_classes = [KeystoneAuthentication, TokenHeaderAuthentication,
+                              BearerTokenAuthentication, LocalSessionAuthentication]
     permission_classes = [permissions.IsAdminUser]
 
     @extend_schema(exclude=True)  # not part of the Image API

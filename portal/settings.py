@@ -233,13 +233,12 @@ CONFIG_UNSUPPORTED = _stores["UNSUPPORTED"]
 IMAGE_CHUNK_SIZE = 2**20
 
 REST_FRAMEWORK = {
-    # With Keystone, its tokens only (a portal user's too, from the session); without, the
-    # portal's own tokens and sessions.
+    # With KEYSTONE_AUTHTOKEN, Keystone tokens only (a portal user's too, from the session);
+    # without, the portal's own tokens and sessions. Each class looks at the setting.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.KeystoneAuthentication",
-    ] if KEYSTONE_AUTHTOKEN else [
         "accounts.authentication.TokenHeaderAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.LocalSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,

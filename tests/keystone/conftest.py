@@ -1,0 +1,123 @@
+"""A real Keystone (scripts/keystone-aio) and the portal configured to take its tokens.
+
+The Keystone of `scripts/keystone-aio env` is used when it is running; otherwise one is
+started for the session under pytest's temporary folder, on a free port, and stopped after.
+"""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from tests.live.server import ROOT, free_port
+
+SCRIPT = ROOT / "scripts" / "keystone-aio"
+
+
+def _env_of(environ):
+    out = subprocess.run(["bash", str(SCRIPT), "env"], env=environ, capture_output=True,
+                         text=True, check=True).stdout
+    values = {}
+    for line in out.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            values[key] = value.strip("'\"")
+    return values
+
+
+# Run in Keystone's own venv, with its configuration and keys: a token exactly as Keystone
+# makes one, with the expiry asked for (Keystone issues no expired token on request).
+EXPIRED_TOKEN = """
+import sys
+import keystone.conf
+from keystone.token import token_formatters
+conf, user_id, project_id, expires_at = sys.argv[1:5]
+keystone.conf.configure()
+keystone.conf.CONF([], project="keystone", default_config_files=[conf])
+keystone.conf.auth.setup_authentication()
+print(token_formatters.TokenFormatter().create_token(
+    user_id, expires_at, ["ZXhwaXJlZC1hdWRpdC1pZA"],
+    token_formatters.ProjectScopedPayload, methods=["password"], project_id=project_id))
+"""
+
+
+class Keystone:
+    def __init__(self, values, environ):
+        self.values = values
+        self.url = values["KEYSTONE_URL"]
+        self.state_dir = Path(environ.get("KEYSTONE_AIO_DIR") or "/tmp/keystone-aio")
+        self.venv = Path(environ.get("KEYSTONE_AIO_VENV") or ROOT / ".venv-keystone")
+
+    def token_expiring(self, username, *, project, expires_at):
+        session = self.session(username, project=project)
+        result = subprocess.run(
+            [str(self.venv / "bin" / "python"), "-c", EXPIRED_TOKEN,
+             str(self.state_dir / "etc" / "keystone.conf"), session.get_user_id(),
+             session.get_project_id(), expires_at], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip().splitlines()[-1]
+
+    def session(self, username, password=None, *, project=None, system_scope=None,
+                unscoped=False):
+        password = password or self.password_of(username)
+        auth = v3.Password(auth_url=self.url + "/v3", username=username, password=password,
+                           user_domain_name="Default", project_name=project,
+                           project_domain_name="Default" if project else None,
+                           system_scope=system_scope, unscoped=unscoped)
+        return ks_session.Session(auth=auth)
+
+    def token(self, username, *, project=None, **scope):
+        return self.session(username, project=project, **scope).get_token()
+
+    def project_id(self, username, project):
+        return self.session(username, project=project).get_project_id()
+
+    def password_of(self, username):
+        v = self.values
+        return {"admin": v["KEYSTONE_ADMIN_PASSWORD"],
+                v["KEYSTONE_SERVICE_USER"]: v["KEYSTONE_SERVICE_PASSWORD"]}.get(
+                    username, v["KEYSTONE_DEMO_PASSWORD"])
+
+    def authtoken(self, **overrides):
+        """[keystone_authtoken] as the configuration gives it (keystonemiddleware's names)."""
+        v = self.values
+        return {"www_authenticate_uri": self.url, "auth_url": self.url,
+                "auth_type": "password", "username": v["KEYSTONE_SERVICE_USER"],
+                "password": v["KEYSTONE_SERVICE_PASSWORD"],
+                "project_name": v["KEYSTONE_SERVICE_PROJECT"], "user_domain_name": "Default",
+                "project_domain_name": "Default", **overrides}
+
+
+@pytest.fixture(scope="session")
+def keystone(tmp_path_factory):
+    environ = dict(os.environ)
+    if subprocess.run(["bash", str(SCRIPT), "status"], env=environ,
+                      capture_output=True).returncode == 0:
+        yield Keystone(_env_of(environ), environ)
+        return
+    environ.update(KEYSTONE_AIO_DIR=str(tmp_path_factory.mktemp("keystone")),
+                   KEYSTONE_AIO_PORT=str(free_port()))
+    started = subprocess.run(["bash", str(SCRIPT), "start"], env=environ, capture_output=True,
+                             text=True, timeout=900)
+    assert started.returncode == 0, started.stderr[-3000:]
+    try:
+        yield Keystone(_env_of(environ), environ)
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop"], env=environ, capture_output=True,
+                       timeout=120)
+
+
+@pytest.fixture
+def keystone_api(keystone, settings, file_stores, db):
+    """The API taking Keystone tokens (as with [keystone_authtoken] in the configuration),
+    through Django's test client: a client built after this fixture loads the middleware."""
+    from images import policy
+
+    settings.KEYSTONE_AUTHTOKEN = keystone.authtoken()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.KeystoneAuthentication"]}
+    policy.reset()
+    yield keystone
+    policy.reset()
