@@ -47,8 +47,15 @@ class Keystone:
     def __init__(self, values, environ):
         self.values = values
         self.url = values["KEYSTONE_URL"]
+        self.environ = environ
         self.state_dir = Path(environ.get("KEYSTONE_AIO_DIR") or "/tmp/keystone-aio")
         self.venv = Path(environ.get("KEYSTONE_AIO_VENV") or ROOT / ".venv-keystone")
+
+    def point_image_endpoint(self, url):
+        """Make `url` the image service's endpoints in the catalog."""
+        result = subprocess.run(["bash", str(SCRIPT), "endpoint", url], env=self.environ,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
 
     def token_expiring(self, username, *, project, expires_at):
         session = self.session(username, project=project)
