@@ -18,7 +18,7 @@ from tests.live.server import free_port, wait_for
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["pyproject.toml", "README.md", "portal", "accounts", "images", "stores"]
+SOURCES = ["pyproject.toml", "README.md", "portal", "accounts", "images", "stores", "metadefs"]
 PAYLOAD = os.urandom(3 * 2**20 + 17)      # several 1 MiB chunks and an odd tail
 MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 POSTGRES = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-q", "-c"]
