@@ -1,5 +1,6 @@
 """The metadata definitions API (`/v2/metadefs/...`), as Glance answers it: namespaces with
 their objects, properties, tags and resource type associations, and the resource types."""
+import json
 from urllib.parse import urlencode
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -35,6 +36,12 @@ class OperationNames(AutoSchema):
 class MetadefView(ApiView):
     schema = OperationNames()
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # No name holds a NUL character, and PostgreSQL refuses to compare one.
+        if any("\x00" in value for value in [*kwargs.values(), *request.query_params.values()]):
+            raise NotFound("No metadata definition has a NUL character in its name.")
+
 
 def documented(*codes, request=False):
     """The OpenAPI description of a metadef operation: a JSON object in and out."""
@@ -45,7 +52,8 @@ def documented(*codes, request=False):
 def checked_body(view, request, schema, read_only=("self", "schema", "created_at",
                                                    "updated_at")):
     """The request's JSON object: 403 naming a read-only attribute, 400 unless it is valid
-    against `schema`, and 400 for a name longer than Glance's columns hold."""
+    against `schema`, and 400 for a name longer than Glance's columns hold or for a NUL
+    character, which no database column takes."""
     body = view.json_body(request)
     if isinstance(body, dict):
         for key in read_only:
@@ -53,6 +61,8 @@ def checked_body(view, request, schema, read_only=("self", "schema", "created_at
                 raise Forbidden(f"Attribute '{key}' is read-only.")
     schemas.validate(body, schema)
     _check_names(body)
+    if "\\u0000" in json.dumps(body):
+        raise Invalid("A NUL character is not allowed in metadata definitions.")
     return body
 
 
@@ -366,8 +376,7 @@ class TagListView(MetadefView):
         """Several tags at once; they replace the namespace's tags unless the header
         X-Openstack-Append is true."""
         ns = _namespace(request, namespace, "add_metadef_tags")
-        body = self.json_body(request)
-        schemas.validate(body, TAGS_BODY)
+        body = checked_body(self, request, TAGS_BODY, read_only=())
         append = request.headers.get("X-Openstack-Append", "").strip().lower() in TRUE
         tags = services.tags_add(ns, [tag["name"] for tag in body["tags"]], append=append)
         return Response({"tags": [{"name": tag.name} for tag in tags]},

@@ -318,3 +318,13 @@ def test_an_association_with_a_new_resource_type_adds_it_unprotected(admin):
     assert ResourceType.objects.get(name="OS::Trove::Instance").protected is False
     listed = admin.get("/v2/metadefs/resource_types").json()["resource_types"]
     assert "OS::Trove::Instance" in [rt["name"] for rt in listed]
+
+
+def test_a_nul_character_in_a_name_or_body_is_refused_not_sent_to_the_database(admin):
+    create(admin, "OS::Test::Nul")
+    assert admin.get(f"{NS}/OS::Test::Nul%00").status_code == 404
+    assert admin.get(f"{NS}/OS::Test::Nul/tags/a%00b").status_code == 404
+    assert admin.get(f"{NS}?marker=a%00").status_code == 404
+    response = send(admin, "post", f"{NS}/OS::Test::Nul/tags", {"tags": [{"name": "a\x00"}]})
+    assert response.status_code == 400
+    assert send(admin, "post", NS, {"namespace": "OS::Test::\x00"}).status_code == 400
