@@ -161,6 +161,14 @@ DATABASE_ROUTERS = ["portal.routers.GlanceRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# With [keystone_authtoken], users sign in with their Keystone name, password and domain
+# (accounts/keystone_backend.py); Django's own passwords stay, after it, so that the local
+# admin still reaches /admin/ when Keystone is configured, even when it is down.
+AUTHENTICATION_BACKENDS = [
+    "accounts.keystone_backend.KeystoneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

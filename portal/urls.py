@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import SignInView, project_switch
 from images.api.versions import RootView
 from portal.metrics import MetricsView
 
@@ -10,6 +11,8 @@ urlpatterns = [
     path("", RootView.as_view()),
     path("metrics", MetricsView.as_view()),
     path("admin/", admin.site.urls),
+    path("accounts/login/", SignInView.as_view(), name="login"),
+    path("accounts/project/", project_switch, name="project-switch"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("images.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
