@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import SignInView, project_switch
 from images.api.versions import RootView
+from metadefs.api import SchemaView as MetadefSchemaView
 from portal.metrics import MetricsView
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("images.api.v1.urls")),
     path("v2/metadefs/", include("metadefs.urls")),
+    path("v2/schemas/metadefs/<str:name>", MetadefSchemaView.as_view()),
     path("", include("images.api.urls")),
 ]
 
