@@ -19,7 +19,9 @@ ORDER = {"fail": 0, "uxsuccess": 0, "skip": 1, "success": 2, "xfail": 2}
 # The last exception line of a traceback says most; Tempest's REST exceptions put the
 # service's answer on the "Details:" line after it.
 EXCEPTION = re.compile(r"^([\w]+\.)*\w*(Error|Exception|Fault|Failure|Request|Found|Conflict|"
-                       r"Forbidden|Unauthorized|Mismatch)\b")
+                       r"Forbidden|Unauthorized|Mismatch|ResponseCode)\b")
+# Tempest logs each call; the last refused one tells which request failed.
+REQUEST = re.compile(r"Request \([^)]*\): ([45]\d\d) (\w+) \w+://[^/\s]+(\S*)")
 
 
 def reason(test):
@@ -36,6 +38,10 @@ def reason(test):
     line = lines[i]
     if i + 1 < len(lines) and lines[i + 1].startswith("Details:"):
         line += " | " + re.sub(r"(<br />)+", " ", lines[i + 1])
+    logged = "".join(detail.as_text() for key, detail in details.items() if "logging" in key)
+    refused = REQUEST.findall(logged)
+    if refused:
+        line = "[%s] %s" % (" ".join(refused[-1]), line)
     return line[:300]
 
 
