@@ -5,6 +5,7 @@ browser here. The portal is the gunicorn + Celery one the live tests use (tests/
 s3). Every page records console errors, uncaught exceptions and requests to other hosts (the
 portal must work with no internet, so no CDN): a test with any of them fails at teardown.
 """
+import contextlib
 import os
 import re
 import time
@@ -51,11 +52,9 @@ def pytest_collection_modifyitems(items):
         items[i] = item
 
 
-@pytest.fixture(scope="package")
-def browser():
-    """One Chromium for the browser tests. Package-scoped rather than session-scoped: while
-    the sync Playwright runs, its asyncio loop counts as running in this thread, and Django
-    would refuse ORM calls in the tests that come after (SynchronousOnlyOperation)."""
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium under the sync Playwright, stopped on leaving."""
     playwright = sync_playwright().start()
     try:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -63,6 +62,15 @@ def browser():
         browser.close()
     finally:
         playwright.stop()
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """One Chromium for the browser tests. Package-scoped rather than session-scoped: while
+    the sync Playwright runs, its asyncio loop counts as running in this thread, and Django
+    would refuse ORM calls in the tests that come after (SynchronousOnlyOperation)."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="package")

@@ -128,3 +128,18 @@ def keystone_api(keystone, settings, file_stores, db):
     policy.reset()
     yield keystone
     policy.reset()
+
+
+@pytest.fixture
+def demo_in_alt_demo(keystone):
+    """demo gets the member role on alt_demo too (two projects), taken back after; the
+    project's id."""
+    admin = keystone.session("admin", project="admin")
+    url = keystone.url + "/v3"
+    project = keystone.project_id("alt_demo", "alt_demo")
+    user = keystone.session("demo", project="demo").get_user_id()
+    role = admin.get(f"{url}/roles?name=member").json()["roles"][0]["id"]
+    grant = f"{url}/projects/{project}/users/{user}/roles/{role}"
+    assert admin.put(grant).status_code == 204
+    yield project
+    admin.delete(grant, raise_exc=False)

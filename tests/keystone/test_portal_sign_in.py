@@ -46,20 +46,6 @@ def session_of(client):
     return client.session
 
 
-@pytest.fixture
-def demo_in_alt_demo(keystone_api):
-    """demo gets the member role on alt_demo too (two projects), taken back after."""
-    admin = keystone_api.session("admin", project="admin")
-    url = keystone_api.url + "/v3"
-    project = keystone_api.project_id("alt_demo", "alt_demo")
-    user = keystone_api.session("demo", project="demo").get_user_id()
-    role = admin.get(f"{url}/roles?name=member").json()["roles"][0]["id"]
-    grant = f"{url}/projects/{project}/users/{user}/roles/{role}"
-    assert admin.put(grant).status_code == 204
-    yield project
-    admin.delete(grant, raise_exc=False)
-
-
 def test_demo_signs_in_and_sees_its_project_and_only_what_it_may(keystone_api):
     demo = keystone_api.project_id("demo", "demo")
     alt = keystone_api.project_id("alt_demo", "alt_demo")
