@@ -249,3 +249,15 @@ def test_the_local_admin_still_signs_in_to_the_admin_site(keystone_api, settings
     alice, response = sign_in("alice", "alice-pass-123")
     assert response.status_code == 200
     assert "_auth_user_id" not in session_of(alice)
+
+
+def test_a_keystone_admin_signs_in_on_the_admin_site_s_own_page(keystone_api):
+    client = Client()
+    response = client.post("/admin/login/?next=/admin/", {
+        "username": "admin", "password": keystone_api.password_of("admin")})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    # The tokens went into the session there too: the portal acts in the admin project.
+    assert session_of(client)[SESSION_TOKEN]
+    page = client.get("/images/").content.decode()
+    assert '<span id="current-project">admin</span>' in page
