@@ -83,3 +83,17 @@ class TokenAuthScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
+
+
+class KeystoneTokenAuthScheme(TokenAuthScheme):
+    # The same header: a Keystone token, when the portal takes Keystone's.
+    target_class = "accounts.authentication.KeystoneAuthentication"
+    name = "keystoneToken"
+
+
+class SessionAuthScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.LocalSessionAuthentication"
+    name = "session"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
