@@ -1,6 +1,7 @@
 """load_metadefs and export_metadefs: definition files in Glance's format, loaded idempotently."""
 import json
 import shutil
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,12 @@ def test_the_files_namespaces_are_served_by_the_api_with_their_properties():
 def test_loading_twice_changes_nothing():
     load(DATA)
     first = snapshot()
-    load(DATA)
+    stamps = dict(Namespace.objects.values_list("namespace", "updated_at"))
+    out = StringIO()
+    call_command("load_metadefs", str(DATA), stdout=out)
     assert snapshot() == first
-    assert Namespace.objects.count() == 3
+    assert dict(Namespace.objects.values_list("namespace", "updated_at")) == stamps
+    assert out.getvalue().count("Unchanged") == 3
 
 
 def test_a_resource_type_first_named_by_a_file_is_added_protected():

@@ -7,7 +7,7 @@ from django.db import transaction
 from images.exceptions import ImageError
 from metadefs import schemas
 from metadefs.models import Namespace
-from metadefs.services import definition_load
+from metadefs.services import definition_load, definition_of
 
 
 class Command(BaseCommand):
@@ -64,8 +64,16 @@ class Command(BaseCommand):
             self.stderr.write(f"Skipped {file.name}: namespace {name} exists, owned by "
                               f"{existing.owner}, not loaded from a file")
             return
+        before = definition_of(existing) if existing is not None else None
+        savepoint = transaction.savepoint()
         try:
-            _, created = definition_load(definition, owner=owner)
+            namespace, created = definition_load(definition, owner=owner)
         except ImageError as exc:
             raise CommandError(f"{file}: {exc.message}") from None
+        if before is not None and definition_of(namespace) == before:
+            # Nothing to change: not even its rows' updated_at.
+            transaction.savepoint_rollback(savepoint)
+            self.stdout.write(f"Unchanged {name} ({file.name})")
+            return
+        transaction.savepoint_commit(savepoint)
         self.stdout.write(f"{'Created' if created else 'Updated'} {name} from {file.name}")
