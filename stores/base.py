@@ -15,6 +15,17 @@ KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
 @dataclass(frozen=True)
+class Listed:
+    """One object as a store's listing gives it. `exact` says the size is the object's own;
+    where it is not (a large object's manifest, a multipart upload, an empty entry that may
+    be a manifest), only a request for the object itself tells its size."""
+
+    key: str
+    size: int | None
+    exact: bool = True
+
+
+@dataclass(frozen=True)
 class Health:
     ok: bool
     reason: str = ""
@@ -33,6 +44,10 @@ class Store:
     schemes = frozenset()
     # The largest object the backend can take as configured, when it has such a limit.
     max_object_size = None
+    # How an audit reads this store in bulk: "sorted" (`listed()` pages through the objects
+    # in key order, one request per page), "stat" (`listed_size()` reads a size locally,
+    # with no request), or None (a request per object).
+    bulk_listing = None
 
     def __init__(self, name, *, description="", weight=0, chunk_size=2**20):
         self.name = name
@@ -110,6 +125,16 @@ class Store:
         """Iterate over (key, size) of every object in the store, the size as the listing
         gives it (no request per object), or None where the backend's listing has none."""
         return self._iterate(self._entries)
+
+    def listed(self, *, marker=""):
+        """Iterate over the objects after `marker` as Listed entries, in key order (code point
+        order, which is UTF-8 byte order), a page of the backend's listing at a time."""
+        return self._iterate(lambda: self._listed(marker))
+
+    def listed_size(self, key):
+        """The size of object `key` read without a request (a local stat), or None when it
+        is not there."""
+        return self._call(self._listed_size, key)
 
     def segment_prefix(self, key):
         """Where the separate parts of `key` would be written (Swift:
@@ -238,6 +263,12 @@ class Store:
         raise NotImplementedError
 
     def _entries(self):
+        raise NotImplementedError
+
+    def _listed(self, marker):
+        raise NotImplementedError
+
+    def _listed_size(self, key):
         raise NotImplementedError
 
     def _segment_keys(self):

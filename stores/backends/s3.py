@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from storages.backends.s3 import S3Storage
 
-from stores.base import ChunkReader, Health, Store
+from stores.base import ChunkReader, Health, Listed, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
 
@@ -35,6 +35,7 @@ class S3Store(Store):
 
     kind = "s3"
     schemes = frozenset({"s3", "s3+http", "s3+https"})
+    bulk_listing = "sorted"
 
     def __init__(self, name, *, bucket, endpoint_url=None, access_key=None, secret_key=None,
                  region=None, addressing_style="path", chunk_size=16 * MiB, max_concurrency=2,
@@ -202,15 +203,28 @@ class S3Store(Store):
     def _modified(self, key):
         return self.client.head_object(Bucket=self.bucket, Key=key)["LastModified"]
 
-    def _entries(self):
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+    def _listed(self, marker):
+        for key, size, etag in self._objects(StartAfter=marker):
+            # A multipart upload's ETag ("<md5 of the parts' md5s>-<parts>") tells that the
+            # listed size may be the manifest's (Swift's S3 API keeps such an object as a
+            # static large object); an empty entry may be a large object's manifest.
+            yield Listed(key, size, exact=bool(size) and "-" not in etag)
+
+    def _objects(self, **params):
+        """(key, size, ETag) of every object, in key order; none when there is no bucket."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                      **params)
         try:
             for page in pages:
                 for entry in page.get("Contents", ()):
-                    yield entry["Key"], entry["Size"]
+                    yield entry["Key"], entry["Size"], entry.get("ETag", "")
         except ClientError as exc:
             if _code(exc) != "NoSuchBucket":  # created on first write: nothing stored yet
                 raise
+
+    def _entries(self):
+        for key, size, _ in self._objects():
+            yield key, size
 
     # Deleting ------------------------------------------------------------------------
 

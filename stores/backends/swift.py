@@ -10,7 +10,7 @@ from requests.exceptions import RequestException
 from swiftclient import ClientException, Connection
 from swiftclient.utils import config_true_value
 
-from stores.base import KEY_RE, ChunkReader, Health, Store
+from stores.base import KEY_RE, ChunkReader, Health, Listed, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
 
@@ -30,6 +30,8 @@ DLO_SEGMENT_RE = re.compile(r"^(?P<owner>.+)-[0-9]{5,}$")
 MANIFEST_GET = "multipart-manifest=get"
 # A health check answers a status page: it must not hang on a proxy that accepts and stalls.
 HEALTH_TIMEOUT = 10
+# Entries per container GET: the most a Swift proxy answers (CONTAINER_LISTING_LIMIT).
+LISTING_PAGE = 10_000
 
 
 class SwiftStore(Store):
@@ -42,6 +44,7 @@ class SwiftStore(Store):
 
     kind = "swift"
     schemes = frozenset({"swift", "swift+http", "swift+https", "swift+config"})
+    bulk_listing = "sorted"
 
     def __init__(self, name, *, auth_url, user, key, container="glance", reference=None,
                  auth_version="1", large_object_size=MAX_OBJECT_SIZE, segment_size=GiB,
@@ -276,13 +279,24 @@ class SwiftStore(Store):
         for entry in self._listing(self.container):
             yield entry["name"], entry["bytes"]
 
-    def _listing(self, container, prefix=None):
-        """The container's entries (all pages); none when it does not exist (yet)."""
+    def _listed(self, marker):
+        for entry in self._listing(self.container, marker=marker, limit=LISTING_PAGE):
+            size = entry.get("bytes")
+            # A manifest is listed with its own size: a Glance large object's is 0 (nothing
+            # in the listing tells it from an empty object), a static large object's carries
+            # slo_etag (or swift_bytes on older clusters), and a symlink's is its own.
+            exact = bool(size) and not ("slo_etag" in entry or "symlink_path" in entry
+                                        or "swift_bytes" in entry.get("content_type", ""))
+            yield Listed(entry["name"], size, exact)
+
+    def _listing(self, container, prefix=None, marker="", limit=None):
+        """The container's entries (all pages, in name order, after `marker`); none when it
+        does not exist (yet)."""
         conn = self._conn()
-        marker = ""
         while True:
             try:
-                _, page = conn.get_container(container, marker=marker, prefix=prefix)
+                _, page = conn.get_container(container, marker=marker, prefix=prefix,
+                                             limit=limit)
             except ClientException as exc:
                 if exc.http_status == 404:  # created on first write: nothing stored yet
                     return
