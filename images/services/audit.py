@@ -13,12 +13,15 @@ findings are written as AuditFinding rows into the portal's own database, each w
 database whose records it checked.
 """
 import logging
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from django.db import connections, transaction
+from django.utils import timezone
+
 from images.models import AuditFinding, Image, ImageLocation, ImageProperty
 from images.selectors import reference_aliases
-from images.services.writes import journal_owned
 from portal import metrics
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError
 from stores.locations import redact
@@ -31,6 +34,8 @@ Result = AuditFinding.Finding
 # Read 1 MiB at a time: the hashing threads hold a few chunks each, never the whole object.
 CHUNK_SIZE = 2**20
 BATCH_SIZE = 500
+# Findings written together: one transaction (one commit, one fsync) per this many.
+RECORD_BATCH = 5000
 # An object whose image is in one of these is still being written: not an orphan yet.
 IN_FLIGHT = (Image.Status.SAVING, Image.Status.UPLOADING, Image.Status.IMPORTING)
 # Staged data (glance-direct) is kept while its image is uploading or importing.
@@ -68,24 +73,28 @@ class Finding:
         return data
 
 
-def location_audit(location, *, image, deep=False):
+def location_audit(location, *, image, deep=False, store=None, size=None, uri=None):
     """Check one location of `image`: present, of the image's size, and (deep) its checksums.
 
     Returns a Finding; store errors become findings (a store that is down is `unreachable`,
-    not `missing`), nothing is raised for them.
+    not `missing`), nothing is raised for them. A caller that read the store's listing passes
+    the `store` holding the location, the object's exact `size` and the redacted `uri`,
+    which are then not looked up again.
     """
-    uri = redact(location.value)
+    uri = uri or redact(location.value)
 
     def finding(result, store_name, detail=""):
         return Finding(image_id=image.id, store=store_name, location=uri, finding=result,
                        detail=detail, location_id=location.id)
 
+    if store is None:
+        try:
+            store = store_for_uri(location.value, hint=location.store or None)
+        except InvalidLocation as exc:
+            return finding(Result.UNKNOWN_STORE, location.store, str(exc))
     try:
-        store = store_for_uri(location.value, hint=location.store or None)
-    except InvalidLocation as exc:
-        return finding(Result.UNKNOWN_STORE, location.store, str(exc))
-    try:
-        size = store.size(location.value)
+        if size is None:
+            size = store.size(location.value)
         if image.size is not None and size != image.size:
             return finding(Result.SIZE_MISMATCH, store.name,
                            f"expected {image.size} bytes, found {size}")
@@ -151,11 +160,6 @@ def _keys_in(store, values):
             continue
 
 
-def referenced_keys(store):
-    """Keys of `store` that a location or staged data of any known database references."""
-    return set(_keys_in(store, _reference_values()))
-
-
 def key_referenced(store, key):
     """Whether a location or staged data of any known database references `key` of `store`:
     the one-object check, reading only the URIs that end with the key."""
@@ -184,40 +188,14 @@ def _image_of(key):
 
 def store_orphans(store, *, using="default"):
     """Objects in `store` that no database references, as `leftover` or `foreign` findings
-    (or one `unreachable` finding when the store cannot be listed).
+    (or an `unreachable` finding when the store cannot be listed).
 
     Objects of images still being written (saving, uploading, importing) are left out, and
     so are the segments of a referenced Glance large object. `using` is accepted for the
-    callers' symmetry: every known database counts, whichever is being audited.
+    callers' symmetry: every known database counts, whichever is being audited. The listing
+    is read a page at a time (images.services.audit_listing).
     """
-    try:
-        sizes = dict(store.entries())
-        keys = set(sizes)
-        segments = {}
-        for owner, name in store.segment_keys():
-            segments.setdefault(owner, []).append(name)
-    except StoreError as exc:
-        return [Finding(image_id=None, store=store.name, location="", finding=Result.UNREACHABLE,
-                        detail=f"could not list the store: {exc}")]
-    # Read the in-flight images before the locations: an upload that ends in between is then
-    # seen either as in flight or, as its location row is written with its status, by its
-    # location; never as neither.
-    writing = images_writing({_image_of(key) for key in keys | set(segments)})
-    referenced = referenced_keys(store)
-    unreferenced = sorted(key for key in keys - referenced if _image_of(key) not in writing)
-    unreferenced = [key for key in unreferenced
-                    if not _segment_of_referenced(store, key, referenced)]
-    loose = sorted(owner for owner in segments
-                   if owner not in referenced and owner not in keys
-                   and _image_of(owner) not in writing)
-    owned = journal_owned(store=store.name, keys=unreferenced + loose)
-    findings = []
-    for key in unreferenced:
-        findings.append(_unreferenced_finding(store, key, owned.get(key), size=sizes[key]))
-    for owner in loose:
-        findings.append(_unreferenced_finding(store, owner, owned.get(owner),
-                                              segments=len(segments[owner])))
-    return findings
+    return list(audit_listing.orphans(store))
 
 
 def _segment_of_referenced(store, key, referenced):
@@ -256,12 +234,25 @@ def _unreferenced_finding(store, key, row, *, size=None, segments=0):
 
 def findings_record(findings, *, deep=False, using="default"):
     """Write findings as AuditFinding rows in the portal's own database, each naming the
-    database (`using`) whose records were audited."""
-    rows = [AuditFinding(image_id=f.image_id, location_id=f.location_id, store=f.store[:64],
-                         location=f.location, finding=f.finding, detail=f.detail, deep=deep,
-                         database=using, size=f.size)
-            for f in findings]
-    return AuditFinding.objects.using(RECORD_ALIAS).bulk_create(rows, batch_size=BATCH_SIZE)
+    database (`using`) whose records were audited.
+
+    One INSERT run over every row (executemany): a model instance per row is what made
+    recording a large audit's findings cost more than checking them.
+    """
+    fields = [AuditFinding._meta.get_field(name) for name in (
+        "image_id", "location_id", "store", "location", "finding", "detail", "deep",
+        "checked_at", "database", "size")]
+    connection = connections[RECORD_ALIAS]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(AuditFinding._meta.db_table)} "
+           f"({', '.join(quote(field.column) for field in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    checked_at = fields[7].get_db_prep_value(timezone.now(), connection)
+    rows = [(f.image_id, f.location_id, f.store[:64], f.location, str(f.finding), f.detail,
+             deep, checked_at, using, f.size) for f in findings]
+    if rows:
+        with transaction.atomic(using=RECORD_ALIAS), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
 
 def image_audit(*, image, deep=False, using="default", record=True):
@@ -274,9 +265,12 @@ def image_audit(*, image, deep=False, using="default", record=True):
 
 
 def audit_run(*, store_name=None, deep=False, using="default", record=True, progress=None,
-              keep=None, tally=None):
+              keep=None, tally=None, workers=None):
     """Audit every location (of one store when `store_name` is given), then look for orphans.
 
+    A store that lists in bulk is read by listing (images.services.audit_listing): its
+    locations and its objects are compared in one pass, with the findings of a request per
+    object. A deep audit hashes up to `workers` objects at once (default: one per CPU).
     `progress(done, total)` is called as locations are checked. Returns the findings that
     `keep(finding)` accepts (all by default); `tally`, a Counter of (store, finding), counts
     every one. Keeping only the problems keeps memory flat whatever the number of locations.
@@ -288,19 +282,43 @@ def audit_run(*, store_name=None, deep=False, using="default", record=True, prog
     findings, batch = [], []
     counted = Counter()
     done = 0
-    for location in locations.iterator(chunk_size=BATCH_SIZE):
+
+    def tick():
+        nonlocal done
         done += 1
-        if store_name is None or _in_store(location, store_name):
-            batch.append(location_audit(location, image=location.image, deep=deep))
-        if len(batch) >= BATCH_SIZE:
+        if progress:
+            progress(min(done, total), total)
+
+    def add(items):
+        batch.extend(items)
+        if len(batch) >= RECORD_BATCH:
             _flush(batch, findings, record=record, deep=deep, using=using, keep=keep,
                    tally=counted)
-        if progress:
-            progress(done, total)
-    _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=counted)
+
+    checks = audit_listing.Checks(max(1, workers or os.cpu_count() or 1) if deep else 1)
+    try:
+        listed = []
+        for store in stores:
+            prefix = audit_listing.listable(store)
+            if prefix is not None:
+                listed.append(store)
+                for finding in audit_listing.store_audit(store, prefix, using=using, deep=deep,
+                                                         checks=checks, tick=tick):
+                    add([finding])
+        # Every listable store's own-form locations were read with it, or are another store's.
+        others = audit_listing.other_locations(locations, [
+            store for store in all_stores() if audit_listing.listable(store)])
+        for location in others.iterator(chunk_size=BATCH_SIZE):
+            if store_name is None or _in_store(location, store_name):
+                add(checks.put(location_audit, location, image=location.image, deep=deep))
+            tick()
+        add(checks.drain())
+    finally:
+        checks.close()
     for store in stores:
-        batch = store_orphans(store, using=using)
-        _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=counted)
+        if store not in listed:
+            add(store_orphans(store, using=using))
+    _flush(batch, findings, record=record, deep=deep, using=using, keep=keep, tally=counted)
     if tally is not None:
         tally.update(counted)
     metrics.audit_counted(counted, database=using, stores=[store.name for store in stores],
@@ -336,3 +354,7 @@ def findings_last(*, location_ids=None, image_id=None, database=RECORD_ALIAS):
     for row in rows.order_by("location_id", "-checked_at", "-id"):
         last.setdefault(row.location_id, row)
     return last
+
+
+# At the end: the listing pass builds on this module's findings and checks.
+from images.services import audit_listing  # noqa: E402
