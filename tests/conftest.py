@@ -337,3 +337,12 @@ def live_portal(tmp_path_factory, swift_env, web_server):
     portal.manage("shell", "-c", CLEAN_STORES)
 
 
+
+
+@pytest.fixture
+def client():
+    """pytest-django's test client, asking for JSON as openstacksdk and the pages' scripts do:
+    the API answers an error in JSON only to a client that prefers it."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT="application/json")

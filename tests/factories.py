@@ -51,12 +51,12 @@ def journaled(store_name, key, *, image_id=None, seconds_ago=3 * 3600, purpose="
 
 def api_client(username, *, admin=False):
     """A Django test client sending the token of `username` (made, with a project of its own,
-    if missing); `.project` is that project's id."""
+    if missing) and asking for JSON, as openstacksdk does; `.project` is that project's id."""
     from django.test import Client
 
     from accounts.services import token_create, user_ensure
 
     user = user_ensure(username=username, project_name=f"{username}-project", admin=admin)
-    client = Client(HTTP_X_AUTH_TOKEN=token_create(user=user))
+    client = Client(HTTP_X_AUTH_TOKEN=token_create(user=user), HTTP_ACCEPT="application/json")
     client.project = user.membership.project_id
     return client

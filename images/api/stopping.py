@@ -11,9 +11,7 @@ the process still runs, and the client is told why.
 import socket
 import threading
 
-from django.http import JsonResponse
-
-from images.api.errors import error_body
+from images.api.errors import error_response
 
 # Left of the grace period for the cut-off uploads to roll back: removing a partial object
 # (for a Swift large object, every segment) and one database update.
@@ -79,5 +77,5 @@ class CutOffUploadsMiddleware:
                 _reading.pop(sock, None)
         if state[0] and response.status_code >= 400:
             response.close()
-            response = JsonResponse(error_body(503, MESSAGE), status=503)
+            response = error_response(request, 503, MESSAGE)
         return response

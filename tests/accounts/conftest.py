@@ -29,6 +29,6 @@ def api_get(db):
     """GET an API path with `secret` as X-Auth-Token; returns the response."""
 
     def get(secret, path="/v2/images"):
-        return Client(HTTP_X_AUTH_TOKEN=secret).get(path)
+        return Client(HTTP_X_AUTH_TOKEN=secret, HTTP_ACCEPT="application/json").get(path)
 
     return get

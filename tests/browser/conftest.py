@@ -154,6 +154,7 @@ def login(page, username, password=None):
 def api(portal, username):
     session = requests.Session()
     session.headers["X-Auth-Token"] = portal.tokens[username]
+    session.headers["Accept"] = "application/json"  # errors as JSON, not webob's HTML page
     session.base = portal.url
     return session
 

@@ -77,7 +77,7 @@ def test_the_limit_is_the_largest_value_the_virtual_size_column_holds():
 def test_an_upload_claiming_a_virtual_size_past_the_column_is_refused_with_415(
         file_stores, huge_qcow2):
     user = user_ensure(username="alice", project_name="alice-project", admin=False)
-    api = Client(raise_request_exception=False)
+    api = Client(raise_request_exception=False, HTTP_ACCEPT="application/json")
     api.force_login(user)
     image_id = api.post("/v2/images", {"name": "huge", "disk_format": "qcow2",
                                        "container_format": "bare"},

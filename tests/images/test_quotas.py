@@ -416,7 +416,7 @@ def test_usage_counts_each_resource_of_the_project_only(limits, file_stores):
 def signed_in(username, *, admin=False, project=None):
     user = user_ensure(username=username, project_name=project or f"{username}-project",
                        admin=admin)
-    client = Client()
+    client = Client(HTTP_ACCEPT="application/json")
     client.force_login(user)
     client.project = user.membership.project_id
     return client

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.engines]
 @pytest.fixture
 def api():
     user = user_ensure(username="limited", project_name="limited-project")
-    client = Client()
+    client = Client(HTTP_ACCEPT="application/json")
     client.force_login(user)
     client.project = user.membership.project_id
     return client

@@ -100,8 +100,10 @@ def check_request_id(response, *args, **kwargs):
 
 def api_session(portal, token):
     """A requests session sending `token`; `session.base` is the portal's URL. Every response
-    is checked for an `x-openstack-request-id`."""
+    is checked for an `x-openstack-request-id`. It asks for JSON, as openstacksdk does: errors
+    come as JSON only to a client that prefers it (`*/*` gets webob's HTML page)."""
     session = requests.Session()
+    session.headers["Accept"] = "application/json"
     if token:
         session.headers["X-Auth-Token"] = token
     session.base = portal.url

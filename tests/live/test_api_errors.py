@@ -300,6 +300,8 @@ def test_no_token_or_a_bad_token_is_401_and_changes_nothing(live_portal, alice, 
     path = path.format(self=image["self"], file=image["file"], queued_file=target["file"])
     if token is not None:
         headers = {**headers, "X-Auth-Token": token}
+    # JSON as openstacksdk asks for it; `*/*` would get webob's HTML page.
+    headers = {**headers, "Accept": "application/json"}
     response = requests.request(method, live_portal.url + path, data=body, headers=headers)
     assert_error(response, 401)
     assert response.headers.get("WWW-Authenticate", "").startswith("Keystone uri=")

@@ -363,7 +363,9 @@ def test_raw_requests_get_glance_v1_status_codes_and_headers(v1_url, live_portal
     data = os.urandom(1000)
 
     def post(extra, token=live_portal.admin_token):
-        return requests.post(url, headers={**meta, **extra, "X-Auth-Token": token}, data=data)
+        # Asking for JSON errors: `*/*` would get webob's HTML page, as from Glance.
+        headers = {**meta, **extra, "X-Auth-Token": token, "Accept": "application/json"}
+        return requests.post(url, headers=headers, data=data)
 
     assert post({"x-image-meta-store": "nfs"}).status_code == 400
     assert post({"x-image-meta-is_public": "True"}, live_portal.user_token).status_code == 403

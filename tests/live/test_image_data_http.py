@@ -121,6 +121,8 @@ def test_an_unknown_image_is_404(api, image_id):
 @pytest.mark.parametrize("token", [None, "wrong"])
 def test_no_token_or_a_bad_token_is_401(live_portal, token):
     headers = {"X-Auth-Token": token} if token else {}
+    # JSON as openstacksdk asks for it; `*/*` would get webob's HTML page.
+    headers["Accept"] = "application/json"
     response = requests.post(live_portal.url + "/v2/images", json={}, headers=headers)
     assert response.status_code == 401
     assert "error" in response.json()

@@ -182,3 +182,16 @@ def test_a_refused_image_raises_with_the_reason_and_the_sdk_leaves_no_image(
     # The SDK deletes the image it made when the upload fails; nothing reached a store.
     assert list(conn.image.images(name=name)) == []
     assert stored_files(live_portal) - before == set()
+
+
+def test_the_sdk_shows_the_apis_message_of_a_refusal_not_just_its_reason(conn, live_portal):
+    """JSON errors reach the SDK whether it asks for JSON (a show) or sends an empty Accept
+    (a patch): a plain-text body would leave it the reason phrase alone."""
+    api = api_session(live_portal, live_portal.user_token)
+    image = create_image(api, name=unique("sdk-refused"))
+    with pytest.raises(openstack.exceptions.ForbiddenException, match="publicize"):
+        conn.image.update_image(image["id"], visibility="public")
+    assert api.delete(api.base + image["self"]).status_code == 204
+    with pytest.raises(openstack.exceptions.NotFoundException,
+                       match=f"No image found with ID {image['id']}"):
+        conn.image.get_image(image["id"])

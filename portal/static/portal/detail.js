@@ -15,7 +15,8 @@
   if (!meter || !meter.dataset.importing) return;
   const id = meter.dataset.imageId;
   const timer = setInterval(async function () {
-    const response = await fetch("/v2/images/" + id, {credentials: "same-origin"});
+    const response = await fetch("/v2/images/" + id, {credentials: "same-origin",
+                                                      headers: {"Accept": "application/json"}});
     if (!response.ok) return;
     const image = await response.json();
     if (!image.os_glance_importing_to_stores) {

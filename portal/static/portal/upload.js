@@ -65,7 +65,8 @@
     });
     const response = await fetch("/v2/images", {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+      headers: {"Content-Type": "application/json", "Accept": "application/json",
+                "X-CSRFToken": csrf},
       body: JSON.stringify(body),
     });
     const text = await response.text();
@@ -79,6 +80,8 @@
       xhr = new XMLHttpRequest();
       xhr.open("PUT", "/v2/images/" + id + "/file");
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      // Errors come as JSON only to a client asking for it, as from Glance.
+      xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-Image-Meta-Store", store);
       xhr.setRequestHeader("X-CSRFToken", csrf);
       xhr.upload.onprogress = function (event) {
@@ -135,7 +138,8 @@
     if (imageId) {
       // The portal removed what reached the store when the transfer broke; the record goes too.
       await fetch("/v2/images/" + imageId, {method: "DELETE", credentials: "same-origin",
-                                             headers: {"X-CSRFToken": csrf}});
+                                             headers: {"Accept": "application/json",
+                                                       "X-CSRFToken": csrf}});
     }
     say("Cancelled", false);
   });

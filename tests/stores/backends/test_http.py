@@ -89,7 +89,7 @@ def test_a_download_through_a_refused_redirect_answers_the_apis_error(file_store
     ImageLocation.objects.filter(image=image).update(
         value=url(mirror, "/redirect?to=http://10.0.0.7/blob"), meta_data={"store": "web"})
     user = user_ensure(username="root", project_name="root-project", admin=True)
-    response = Client(HTTP_X_AUTH_TOKEN=token_create(user=user)).get(
+    response = Client(HTTP_X_AUTH_TOKEN=token_create(user=user), HTTP_ACCEPT="application/json").get(
         f"/v2/images/{image.id}/file")
     assert response.status_code == 503
     assert "redirect rejected: address 10.0.0.7 is private" in \
