@@ -152,8 +152,12 @@ def task_schema():
 
 
 def tasks_schema():
+    # Listed tasks leave out their input, result and message, as Glance's partial schema.
+    partial = task_schema()
+    for name in ("input", "result", "message"):
+        del partial["properties"][name]
     return {"name": "tasks",
-            "properties": {"tasks": {"type": "array", "items": task_schema()},
+            "properties": {"tasks": {"type": "array", "items": partial},
                            "schema": {"type": "string"}, "first": {"type": "string"},
                            "next": {"type": "string"}},
             "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from images.api import imports, members, schemas, stores, versions, views
+from images.api import imports, members, schemas, stores, tasks, versions, views
 
 urlpatterns = [
     path("versions", versions.VersionsView.as_view()),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("v2/images/<str:image_id>/members", members.MemberListView.as_view()),
     path("v2/images/<str:image_id>/members/<str:member_id>",
          members.MemberDetailView.as_view()),
+    path("v2/tasks", tasks.TaskListView.as_view()),
     path("v2/tasks/<str:task_id>", imports.TaskView.as_view()),
     path("v2/info/stores", stores.StoresInfoView.as_view()),
     path("v2/info/stores/detail", stores.StoresDetailView.as_view()),

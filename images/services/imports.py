@@ -375,6 +375,15 @@ def image_tasks(*, image):
                 .order_by("-created_at"))
 
 
+def tasks_visible_to(*, caller):
+    """The tasks `caller` may list: its project's, every one for an admin; neither deleted nor
+    expired (Glance soft-deletes the expired ones before it lists)."""
+    tasks = Task.objects.filter(deleted=False).exclude(expires_at__lte=timezone.now())
+    if not caller.admin:
+        tasks = tasks.filter(owner=caller.project)
+    return tasks
+
+
 def task_get(task_id):
     task = Task.objects.filter(pk=task_id).select_related("info").first()
     if task is None:
