@@ -1,6 +1,6 @@
 """`GET /v2/tasks`: the tasks list, an admin's call by default (the policy's
 tasks_api_access, then get_tasks, as Glance checks them), paged, sorted and filtered as
-Glance's tasks API reads its query."""
+Glance's tasks API reads its query; `POST` is in images/api/task_create.py."""
 from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,6 +10,7 @@ from images import policy
 from images.api import openapi as doc
 from images.api import schemas
 from images.api.common import ApiView
+from images.api.task_create import create_task
 from images.api.listing import order_and_page, parse_limit
 from images.exceptions import Invalid
 from images.representation import timestamp
@@ -96,3 +97,8 @@ class TaskListView(ApiView):
         if page and len(page) == limit:  # a full page: there may be more
             body["next"] = "/v2/tasks?" + urlencode({**query, "marker": page[-1].id})
         return Response(body)
+
+    @extend_schema(operation_id="tasks_create", request={"application/json": doc.ANY_OBJECT},
+                   responses={201: doc.TASK, **doc.errors(400, 401, 403)})
+    def post(self, request):
+        return create_task(self, request)
