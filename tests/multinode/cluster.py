@@ -44,6 +44,11 @@ key = "{env[SWIFT_KEY]}"
 container = "{prefix}-staging"
 reference = "staging"
 weight = 0
+
+[oslo_policy]
+# The operator lets project members remove their images' copies from a store (Glance's
+# default policy: admins only), as alice's copy test does.
+policy_file = "{policy}"
 """
 CONTAINERS = ("{prefix}", "{prefix}-2", "{prefix}-staging")
 # gunicorn's access log with the request id the portal answers with: which node served

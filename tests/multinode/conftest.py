@@ -67,7 +67,10 @@ def cluster(tmp_path_factory, swift_env, swift_containers, postgres_database, re
               "CELERY_BROKER_URL": redis_broker, "PORTAL_QUEUE": f"multinode-{prefix}",
               "PORTAL_SECRET_KEY": secrets.token_urlsafe(50),
               "DJANGO_SUPERUSER_PASSWORD": password}
-    config = CLUSTER_TOML.format(env=swift_env, prefix=prefix)
+    policy = root / "policy.yaml"
+    policy.write_text('"delete_image_location": "rule:context_is_admin or '
+                      '(role:member and project_id:%(project_id)s)"\n')
+    config = CLUSTER_TOML.format(env=swift_env, prefix=prefix, policy=policy)
     a, b, c = (Node(name, root / name, shared, config) for name in ("a", "b", "c"))
     a.manage("migrate", "--noinput", "-v0")
     a.manage("ensure_admin")
