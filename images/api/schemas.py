@@ -164,28 +164,8 @@ def tasks_schema():
                       {"rel": "describedby", "href": "{schema}"}]}
 
 
-def namespace_schema():
-    return {"name": "namespace", "properties": {
-        "namespace": {"type": "string", "maxLength": 80},
-        "display_name": {"type": "string", "maxLength": 80},
-        "description": {"type": "string", "maxLength": 500},
-        "visibility": {"type": "string", "enum": ["public", "private"]},
-        "protected": {"type": "boolean"}, "owner": {"type": "string", "maxLength": 255}},
-        "additionalProperties": False, "required": ["namespace"]}
-
-
-def resource_type_schema():
-    return {"name": "resource_type_association", "properties": {
-        "name": {"type": "string", "maxLength": 80},
-        "prefix": {"type": "string", "maxLength": 80},
-        "properties_target": {"type": "string", "maxLength": 80}},
-        "additionalProperties": False, "required": ["name"]}
-
-
 SCHEMAS = {"image": image_schema, "images": images_schema, "member": member_schema,
-           "members": members_schema, "task": task_schema, "tasks": tasks_schema,
-           "metadefs/namespace": namespace_schema,
-           "metadefs/resource_type": resource_type_schema}
+           "members": members_schema, "task": task_schema, "tasks": tasks_schema}
 
 
 class SchemaView(ApiView):
