@@ -61,18 +61,21 @@ AUDIT = """
 import json, resource, time
 from collections import Counter
 from images.services.audit import audit_run
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_SELF)
+base, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 start = time.perf_counter()
 tally = Counter()
 # As the audit_locations text report and the worker's tasks do: count every finding, keep
 # only the problems in memory.
-audit_run(store_name={store!r}, deep={deep!r}, tally=tally, keep=lambda f: not f.ok)
+audit_run(store_name={store!r}, deep={deep!r}, tally=tally, keep=lambda f: not f.ok,
+          workers={workers!r})
 elapsed = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_SELF)
+peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu
 findings = Counter()
 for (_, finding), count in tally.items():
     findings[finding] += count
-print(json.dumps({{"elapsed": elapsed, "base_kib": base, "peak_kib": peak,
+print(json.dumps({{"elapsed": elapsed, "cpu": cpu, "base_kib": base, "peak_kib": peak,
                   "findings": findings}}))
 """
 
@@ -91,8 +94,10 @@ def manage(env, *args, check=True):
     return result.stdout
 
 
-def audit(env, store, *, deep=False):
-    out = manage(env, "shell", "-c", AUDIT.format(store=store, deep=deep))
+def audit(env, store, *, deep=False, workers=None):
+    """One audit_run in its own process: elapsed seconds, CPU seconds (the process's own),
+    ru_maxrss before and after (KiB), {finding: count}. `workers`: the deep audit's pool (None: one per CPU)."""
+    out = manage(env, "shell", "-c", AUDIT.format(store=store, deep=deep, workers=workers))
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -225,21 +230,11 @@ def swift_cleanup(sw, container):
     conn.delete_container(container)
 
 
-def mib(kib):
-    return kib / 1024
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--locations", type=int, default=10_000)
-    parser.add_argument("--deep-mib", type=int, default=512)
-    parser.add_argument("--small-kib", type=int, default=4)
-    args = parser.parse_args()
-    small = args.small_kib * 1024
-
-    sw = swift_env()
-    container = f"bench-audit-{secrets.token_hex(4)}"
-    data = Path(tempfile.mkdtemp(prefix="bench-audit-"))
+def portal_dir(sw, container, *, prefix, parent=None):
+    """A fresh temp data dir with a PORTAL_CONFIG of a file store `file` (its root in the
+    dir) and a Swift store `swift` (the swift-aio, `container`, reference ref1); returns
+    (data dir, file store root, the environment of manage.py)."""
+    data = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     root = data / "file-store"
     root.mkdir()
     config = data / "portal.toml"
@@ -259,6 +254,33 @@ reference = "ref1"
 """)
     env = {**os.environ, "PORTAL_DATA_DIR": str(data), "PORTAL_CONFIG": str(config)}
     env.pop("DATABASE_URL", None)
+    return data, root, env
+
+
+def remove_all(sw, container, data, *, cleanup=swift_cleanup):
+    """Remove the Swift container (with `cleanup`) and the temp dir, whatever happened."""
+    try:
+        cleanup(sw, container)
+    except Exception as exc:  # report, still remove the temp dir
+        print(f"swift cleanup failed: {exc}", file=sys.stderr)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def mib(kib):
+    return kib / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--locations", type=int, default=10_000)
+    parser.add_argument("--deep-mib", type=int, default=512)
+    parser.add_argument("--small-kib", type=int, default=4)
+    args = parser.parse_args()
+    small = args.small_kib * 1024
+
+    sw = swift_env()
+    container = f"bench-audit-{secrets.token_hex(4)}"
+    data, root, env = portal_dir(sw, container, prefix="bench-audit-")
     rows = []  # (measure, locations, seconds, rate, peak RSS MiB, RSS growth MiB, findings)
     try:
         manage(env, "migrate", "-v0")
@@ -327,11 +349,7 @@ reference = "ref1"
                      f"{count / result['elapsed']:.0f} obj/s", mib(result["peak_kib"]),
                      mib(result["peak_kib"] - result["base_kib"]), result["findings"]))
     finally:
-        try:
-            swift_cleanup(sw, container)
-        except Exception as exc:  # report, still remove the temp dir
-            print(f"swift cleanup failed: {exc}", file=sys.stderr)
-        shutil.rmtree(data, ignore_errors=True)
+        remove_all(sw, container, data)
 
     print(f"\nLocation audits ({os.cpu_count()} CPUs, small objects {args.small_kib} KiB, "
           f"SQLite)")
