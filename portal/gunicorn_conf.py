@@ -9,6 +9,10 @@ portal trusts no header a proxy would set (no X-Forwarded-*), so the ambiguity c
 nothing here; a proxy in front needs to pass them too (nginx: underscores_in_headers on).
 """
 header_map = "dangerous"
+# gunicorn 27's control interface listens on ~/.gunicorn/gunicorn.ctl, one path per user:
+# two portals of one user (a web node and a test run, two instances) would take each other's.
+# The portal is driven by signals (TERM, HUP), as gunicorn always was.
+control_socket_disable = True
 
 
 def post_fork(server, worker):
