@@ -4,8 +4,6 @@ Each reader has the `read(n)` that Django's File, swiftclient and boto3 call, se
 exactly once, and keeps nothing but the chunks in flight.
 """
 import hashlib
-import queue
-import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -90,77 +88,3 @@ def iter_chunks(reader, chunk_size, *, length=None):
         if remaining is not None:
             remaining -= len(chunk)
         yield chunk
-
-
-class Prefetch:
-    """Iterates `chunks` in a thread of its own, at most `depth` chunks ahead of the consumer.
-
-    A download then receives chunk k+1 from the store while the web server sends chunk k to
-    the client, instead of one after the other. An exception of `chunks` is raised to the
-    consumer in its place. `close()` stops the thread: `interrupt` (closing the store's
-    connection, say) ends a read the thread is blocked in, then `chunks` is closed.
-    """
-
-    _END = object()
-    _POLL = 0.1  # seconds between two looks at close() while the consumer lags
-    _JOIN_TIMEOUT = 5
-
-    def __init__(self, chunks, *, depth=2, interrupt=None):
-        self._chunks = chunks
-        self._interrupt = interrupt
-        self._queue = queue.Queue(depth)
-        self._stopped = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        try:
-            for chunk in self._chunks:
-                if not self._put(chunk):
-                    return
-            self._put(self._END)
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put(exc)
-        finally:
-            if self._stopped.is_set() and hasattr(self._chunks, "close"):
-                self._chunks.close()
-
-    def _put(self, item):
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=self._POLL)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is self._END or isinstance(item, BaseException):
-            self._done = True
-            self._thread.join()
-            if item is self._END:
-                raise StopIteration
-            raise item
-        return item
-
-    def close(self):
-        self._done = True
-        self._stopped.set()
-        # Mostly the thread waits on a full queue and sees the stop within _POLL; otherwise
-        # it is blocked in a read.
-        self._thread.join(2 * self._POLL)
-        if self._thread.is_alive() and self._interrupt is not None:
-            self._interrupt()
-            self._thread.join(self._JOIN_TIMEOUT)
-        if self._thread.is_alive():
-            return  # a stalled read: the daemon thread ends with it, closing `chunks` then
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()

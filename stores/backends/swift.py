@@ -13,7 +13,6 @@ from swiftclient.utils import config_true_value
 from stores.base import KEY_RE, ChunkReader, Health, Listed, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreError, StoreUnavailable
 from stores.locations import Location
-from stores.streams import Prefetch
 
 GiB = 2**30
 # Swift refuses a single object over max_file_size (5 GiB + 2 bytes by default), so bigger
@@ -231,9 +230,7 @@ class SwiftStore(Store):
         except BaseException:
             conn.close()
             raise
-        # Received in a thread of its own, a chunk or two ahead of the consumer: a download
-        # gets the next chunk from Swift while the web server sends this one.
-        chunks = Prefetch(self._iter_body(key, body, conn), interrupt=conn.close)
+        chunks = self._iter_body(key, body, conn)
 
         def close():
             chunks.close()

@@ -1,12 +1,11 @@
 import hashlib
 import io
 import os
-import threading
 
 import pytest
 
 from stores.exceptions import SizeCapExceeded, SizeMismatch
-from stores.streams import HashingReader, Prefetch, SizeLimitedReader, iter_chunks
+from stores.streams import HashingReader, SizeLimitedReader, iter_chunks
 
 
 def drain(reader, n=65536):
@@ -70,77 +69,3 @@ def test_size_limited_reader_refuses_data_that_differs_from_the_announced_size(a
 def test_iter_chunks_stops_at_the_length():
     chunks = list(iter_chunks(io.BytesIO(b"abcdefghij"), 3, length=7))
     assert chunks == [b"abc", b"def", b"g"]
-
-
-def test_prefetch_yields_every_chunk_in_order():
-    chunks = [os.urandom(1000) for _ in range(50)]
-    assert list(Prefetch(iter(chunks))) == chunks
-    assert list(Prefetch(iter(()))) == []
-
-
-def test_prefetch_raises_the_exception_of_the_chunks_to_the_consumer_in_their_place():
-    def failing():
-        yield b"one"
-        raise OSError("cut off")
-
-    chunks = Prefetch(failing())
-    assert next(chunks) == b"one"
-    with pytest.raises(OSError, match="cut off"):
-        next(chunks)
-    with pytest.raises(StopIteration):
-        next(chunks)
-
-
-def test_prefetch_reads_at_most_depth_chunks_ahead_of_the_consumer():
-    produced = []
-    blocked = threading.Event()
-
-    def source():
-        for number in range(100):
-            produced.append(number)
-            yield b"x"
-
-    chunks = Prefetch(source(), depth=2)
-    # Two chunks queued and a third in hand, waiting for room: then nothing more is read.
-    for _ in range(50):
-        if chunks._queue.full() and len(produced) == 3:
-            break
-        blocked.wait(0.1)
-    blocked.wait(0.3)
-    assert len(produced) == 3
-    assert next(chunks) == b"x"
-    chunks.close()
-    assert len(produced) <= 4
-
-
-def test_prefetch_close_stops_the_thread_and_closes_the_chunks():
-    closed = threading.Event()
-
-    def source():
-        try:
-            while True:
-                yield b"x" * 1024
-        finally:
-            closed.set()
-
-    chunks = Prefetch(source())
-    assert next(chunks)
-    chunks.close()
-    assert closed.wait(5)
-    assert not chunks._thread.is_alive()
-    with pytest.raises(StopIteration):
-        next(chunks)
-
-
-def test_prefetch_close_interrupts_a_read_that_blocks():
-    release = threading.Event()
-
-    def source():
-        yield b"first"
-        release.wait()  # a store that stopped sending, until its connection is closed
-        raise OSError("connection closed")
-
-    chunks = Prefetch(source(), interrupt=release.set)
-    assert next(chunks) == b"first"
-    chunks.close()
-    assert not chunks._thread.is_alive()

@@ -138,9 +138,9 @@ def test_what_an_upload_cut_off_by_an_outage_left_behind_goes_with_delete(make_s
 def test_object_server_down_during_a_download_raises_store_unavailable_while_reading(
         make_store, swift_aio):
     store = make_store("swift-outage")
-    # Loopback socket buffers hold several MiB, and the reader receives a few chunks ahead
-    # of its consumer: a smaller object could arrive whole before the object server stops.
-    data = os.urandom(64 * MiB)
+    # Loopback socket buffers hold several MiB: a smaller object could arrive whole before
+    # the object server stops.
+    data = os.urandom(32 * MiB)
     uri = store.save("img", io.BytesIO(data))
 
     reader = store.open(uri)
