@@ -1,14 +1,43 @@
 """An image as the Image API v2 shows it; the API, the portal and the commands share it."""
-from images.models import Image
+from typing import NamedTuple
+
+from images.models import Image, ImageLocation
 from images.selectors import image_locations, image_store_names
 from stores.locations import redact
 
 BASE_FIELDS = ("id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
                "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size", "min_ram",
                "min_disk", "disk_format", "container_format")
+# What image_view reads of an image.
+VIEW_FIELDS = (*BASE_FIELDS, "created_at", "updated_at")
 # Stored by the server, never shown (Glance hides them too).
 HIDDEN_PROPERTIES = {"os_glance_stage_host", "os_glance_hash_op_host", "os_glance_staging_uri",
                      "os_glance_upload_error"}
+
+
+class PropertyRow(NamedTuple):
+    """A property as image_view reads it, without a model instance."""
+
+    name: str
+    value: str | None
+
+
+class TagRow(NamedTuple):
+    value: str
+
+
+class LocationRow(NamedTuple):
+    """A location as image_view and image_store_names read it, without a model instance."""
+
+    value: str
+    meta_data: dict | None
+    status: str
+
+    Status = ImageLocation.Status
+
+    @property
+    def store(self):
+        return (self.meta_data or {}).get("store", "")
 
 
 def timestamp(value):

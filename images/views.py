@@ -4,7 +4,6 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -85,6 +84,21 @@ def _store_choices(caller):
     return choices
 
 
+def _page_of(queryset, number):
+    """({number, has_previous, has_next, ...}, images) of one page of PAGE_SIZE, read as
+    PAGE_SIZE + 1 rows: the extra row says whether a next page exists, where a paginator's
+    COUNT(*) would read every matching image (most of the page's time at 100,000 images)."""
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * PAGE_SIZE
+    images = list(queryset[start:start + PAGE_SIZE + 1])
+    page = {"number": number, "has_previous": number > 1, "previous_page_number": number - 1,
+            "has_next": len(images) > PAGE_SIZE, "next_page_number": number + 1}
+    return page, images[:PAGE_SIZE]
+
+
 @login_required
 def image_list(request):
     params = request.GET
@@ -95,14 +109,16 @@ def image_list(request):
         store=params.get("store", ""), visibility=params.get("visibility", ""),
         disk_format=params.get("disk_format", ""), sort=sort, direction=direction,
         using=using)
-    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
-    images = list(page.object_list)
+    page, images = _page_of(queryset, params.get("page"))
     stores = {}
     for location in ImageLocation.objects.using(using).filter(
             image_id__in=[image.id for image in images],
             status=ImageLocation.Status.ACTIVE).order_by("id"):
         stores.setdefault(location.image_id, []).append(location.store)
-    rows = [{"image": image, "stores": stores.get(image.id, [])} for image in images]
+    # One reverse() for the page, not one per row in the template (a fifth of its time).
+    detail = reverse("images:detail", args=["ID"])
+    rows = [{"image": image, "stores": stores.get(image.id, []),
+             "url": detail.replace("/ID/", f"/{image.id}/")} for image in images]
     query = params.copy()
     query.pop("page", None)
     base = params.copy()

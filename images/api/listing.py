@@ -1,20 +1,22 @@
 """`GET /v2/images`: filters, sorting and marker paging as Glance parses them (image-api.md §4.1)."""
 import csv
+from types import SimpleNamespace
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from images.exceptions import Invalid
 from images.models import ImageProperty, ImageTag
+from images.selectors import OrEmpty
 
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
 # Nullable sort keys compare through a stand-in value, so that keyset paging (which
 # compares the marker's values) is well defined where a column is NULL.
-NULL_STANDIN = {"name": Value(""), "container_format": Value(""), "disk_format": Value(""),
+NULL_STANDIN = {"name": "", "container_format": "", "disk_format": "",
                 "size": Value(-1), "updated_at": F("created_at")}
 EXACT_FILTERS = ("name", "id", "status", "container_format", "disk_format")
 TIME_OPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte", "eq": "exact", "neq": "neq"}
@@ -127,23 +129,32 @@ def apply_filters(queryset, params):
         conditions &= Q(protected=_bool("protected", params["protected"]))
     conditions &= Q(os_hidden=_bool("os_hidden", params.get("os_hidden", "false")))
     queryset = queryset.filter(conditions)
+    # EXISTS rather than IN: SQLite then walks the sort order's index and probes the tag's
+    # or property's index for each image, instead of sorting every image that has it.
     for tag in params.getlist("tag"):
-        queryset = queryset.filter(id__in=ImageTag.objects.filter(value=tag).values("image_id"))
+        queryset = queryset.filter(Exists(ImageTag.objects.filter(
+            value=tag, image_id=OuterRef("pk"))))
     known = set(EXACT_FILTERS) | {"created_at", "updated_at", "size_min", "size_max", "owner",
                                   "checksum", "os_hash_value", "protected", "os_hidden", "tag"}
     for name, value in params.items():
         if name not in known and name not in NOT_FILTERS:
-            queryset = queryset.filter(id__in=ImageProperty.objects.filter(
-                name=name, value=value).values("image_id"))
+            queryset = queryset.filter(Exists(ImageProperty.objects.filter(
+                name=name, value=value, image_id=OuterRef("pk"))))
     return queryset
 
 
 def _sort_expression(key):
-    return Coalesce(F(key), NULL_STANDIN[key]) if key in NULL_STANDIN else F(key)
+    if key not in NULL_STANDIN:
+        return F(key)
+    standin = NULL_STANDIN[key]
+    return OrEmpty(F(key)) if standin == "" else Coalesce(F(key), standin)
 
 
-def order_and_page(queryset, order, *, marker_id, limit):
+def order_and_page(queryset, order, *, marker_id, limit, fields=None):
     """Apply the order and the keyset condition after the marker image; slice a page.
+
+    With `fields`, the rows come as namespaces of those fields instead of model instances
+    (a page of 1,000 images spent a third of its time building them).
 
     The marker is looked up in `queryset`, the caller's listing: an image the caller cannot
     list is answered as a missing one (400), as Glance does, so that neither its existence
@@ -163,5 +174,12 @@ def order_and_page(queryset, order, *, marker_id, limit):
             op = "gt" if direction == "asc" else "lt"
             step &= Q(**{f"sort_{key}__{op}": marker[f"sort_{key}"]})
             after |= step
-        queryset = queryset.filter(after)
+        # The OR above alone makes the database read every row before the marker; bounding
+        # the first key as well lets it start an index range scan at the marker.
+        first, direction = order[0]
+        bound = Q(**{f"sort_{first}__{'gte' if direction == 'asc' else 'lte'}":
+                     marker[f"sort_{first}"]})
+        queryset = queryset.filter(bound & after)
+    if fields is not None:
+        return [SimpleNamespace(**row) for row in queryset.values(*fields)[:limit]]
     return list(queryset[:limit])
