@@ -143,3 +143,31 @@ def demo_in_alt_demo(keystone):
     assert admin.put(grant).status_code == 204
     yield project
     admin.delete(grant, raise_exc=False)
+
+
+@pytest.fixture(scope="module")
+def keystone_portal(keystone, tmp_path_factory):
+    """A live portal (gunicorn and a Celery worker, its own SQLite) with file stores `file`
+    (default) and `cheap`, taking the Keystone fixture's tokens ([keystone_authtoken])."""
+    from tests.live.server import Portal
+
+    data_dir = tmp_path_factory.mktemp("keystone-portal")
+    lines = ['default_store = "file"']
+    for name in ("file", "cheap"):
+        (data_dir / "images" / name).mkdir(parents=True)
+        lines += [f"[stores.{name}]", 'backend = "file"', f'root = "{data_dir}/images/{name}"']
+    lines += ["[keystone_authtoken]",
+              *(f'{key} = "{value}"' for key, value in keystone.authtoken().items())]
+    config = data_dir / "portal.toml"
+    config.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE") and not k.startswith("OS_")}
+    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
+               CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+               PORTAL_QUEUE=f"keystone-live{os.getpid()}")
+    portal = Portal(data_dir, env)
+    portal.manage("migrate", "--noinput", "-v0")
+    portal.manage("collectstatic", "--noinput", "-v0")
+    portal.start(workers=1)
+    yield portal
+    portal.stop()

@@ -9,56 +9,15 @@ import openstack
 import pytest
 
 from tests.live.clients import GLANCE, close_stdin, property_table
-from tests.live.server import ROOT, Portal
+from tests.live.server import ROOT
 
 pytestmark = [pytest.mark.keystone, pytest.mark.live]
 
-PORTAL_TOML = """
-default_store = "file"
-
-[stores.file]
-backend = "file"
-description = "Local disk"
-root = "{data}/images/file"
-
-[stores.cheap]
-backend = "file"
-description = "Second disk"
-root = "{data}/images/cheap"
-
-[keystone_authtoken]
-www_authenticate_uri = "{url}"
-auth_url = "{url}"
-auth_type = "password"
-username = "{user}"
-password = "{password}"
-project_name = "{project}"
-user_domain_name = "Default"
-project_domain_name = "Default"
-"""
-
-
 @pytest.fixture(scope="module")
-def catalog_portal(keystone, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("keystone-portal")
-    for name in ("file", "cheap"):
-        (data_dir / "images" / name).mkdir(parents=True)
-    v = keystone.values
-    config = data_dir / "portal.toml"
-    config.write_text(PORTAL_TOML.format(
-        data=data_dir, url=keystone.url, user=v["KEYSTONE_SERVICE_USER"],
-        password=v["KEYSTONE_SERVICE_PASSWORD"], project=v["KEYSTONE_SERVICE_PROJECT"]))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE") and not k.startswith("OS_")}
-    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
-               CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-               PORTAL_QUEUE=f"keystone-{os.getpid()}")
-    portal = Portal(data_dir, env)
-    portal.manage("migrate", "--noinput", "-v0")
-    portal.start(workers=1)
-    keystone.point_image_endpoint(portal.url)
-    yield portal
-    portal.stop()
+def catalog_portal(keystone, keystone_portal):
+    """The live portal, as the image service of the Keystone's catalog."""
+    keystone.point_image_endpoint(keystone_portal.url)
+    return keystone_portal
 
 
 def credentials(keystone, user, project):

@@ -8,31 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import VIEWPORT, BrowserProblems, chromium
-from tests.live.server import Portal
 
 pytestmark = [pytest.mark.keystone, pytest.mark.live]
-
-
-@pytest.fixture(scope="module")
-def keystone_portal(keystone, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("keystone-portal")
-    (data_dir / "images" / "file").mkdir(parents=True)
-    config = data_dir / "portal.toml"
-    config.write_text("\n".join([
-        'default_store = "file"', "[stores.file]", 'backend = "file"',
-        f'root = "{data_dir}/images/file"', "[keystone_authtoken]",
-        *(f'{key} = "{value}"' for key, value in keystone.authtoken().items())]) + "\n")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_CONFIG=str(config),
-               CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-               PORTAL_QUEUE=f"keystone-live{os.getpid()}")
-    portal = Portal(data_dir, env)
-    portal.manage("migrate", "--noinput", "-v0")
-    portal.manage("collectstatic", "--noinput", "-v0")
-    portal.start(workers=1)
-    yield portal
-    portal.stop()
 
 
 @pytest.fixture(scope="module")
