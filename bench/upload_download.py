@@ -672,7 +672,13 @@ def main():
     args = parser.parse_args()
     if args.size_mib < 1 or args.repeat < 1:
         parser.error("--size-mib and --repeat must be at least 1")
-    work_dir = Path(tempfile.mkdtemp(prefix="portal-bench-", dir=args.dir)).resolve()
+    return run_in_work_dir(run, args, "portal-bench-")
+
+
+def run_in_work_dir(run, args, prefix):
+    """The exit status of `run(args, work_dir)` in a new folder under `args.dir` (0, 1 when a
+    step failed, 130 when interrupted); the folder is removed at the end unless `args.keep`."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=args.dir)).resolve()
     # A SIGTERM (or a SIGINT where a background job ignores it) must still stop gunicorn
     # and remove the gigabytes in the work dir: turn it into the exception that does.
     signal.signal(signal.SIGTERM, interrupt)
