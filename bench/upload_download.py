@@ -1,10 +1,14 @@
 """Upload and download speed of the Image API, as ratios to this machine's own limits.
 
     .venv/bin/python bench/upload_download.py [--size-mib 1024] [--repeat 1] [--keep] [--dir DIR]
+                                               [--glance]
 
 Every figure is measured in the same run: the limits (one-pass md5+sha512 hashing, disk
 write) and the transfers through a fresh portal under gunicorn. Absolute MB/s differ from
-one machine to the next; the ratios are what can be compared. See bench/README.md.
+one machine to the next; the ratios are what can be compared. With --glance, a real
+OpenStack Glance API (scripts/glance-peer: Glance 33 under uWSGI, one file store on the
+same disk) takes the same uploads and downloads after the portal, for a figure beside each
+of the portal's. See bench/README.md.
 
 Exit status: 0 when every step worked, whether or not the targets were met (this is a
 measurement, not a test); 1 when something failed (HTTP error, checksum mismatch, a
@@ -137,6 +141,16 @@ def reset_peak(pid):
         return False
 
 
+def child_pids(pid):
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children.update(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return children
+
+
 class Portal:
     """A portal under gunicorn in its own data dir: one worker, so there is one RSS to watch."""
 
@@ -184,12 +198,7 @@ class Portal:
 
     def worker_pid(self):
         # gunicorn forks its workers from the master; with --workers 1 there is one child.
-        children = set()
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            try:
-                children.update(int(pid) for pid in (task / "children").read_text().split())
-            except OSError:
-                pass
+        children = child_pids(self.process.pid)
         if len(children) != 1:
             raise BenchError(f"expected one gunicorn worker, found {sorted(children)}")
         return children.pop()
@@ -227,6 +236,62 @@ class Portal:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class GlancePeer:
+    """A real Glance API (scripts/glance-peer) in its own folder, for figures beside ours.
+
+    It answers the same calls the benchmark makes of the portal (create an image, PUT and
+    GET its data) without authentication, so `Client` drives either.
+    """
+
+    script = ROOT / "scripts" / "glance-peer"
+
+    def __init__(self, data_dir, log_path):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = None
+        self.process = None
+        self.token = ""
+
+    def start(self, timeout=1200):
+        # The first start installs Glance into its venv (uWSGI is built from source).
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.script), "run", str(self.data_dir), str(self.port)], cwd=ROOT,
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise BenchError(f"glance-peer exited with {self.process.returncode}; see "
+                                 f"{self.log_path} and {self.data_dir}/log")
+            try:
+                if self.request("GET", "/healthcheck")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError(f"Glance did not answer within {timeout} s")
+            time.sleep(0.5)
+
+    def pids(self):
+        """uWSGI's master and its children (the HTTP router and the worker)."""
+        return [self.process.pid, *sorted(child_pids(self.process.pid))]
+
+    def version(self):
+        result = subprocess.run([str(ROOT / ".venv-glance" / "bin" / "python"), "-c",
+                                 "from importlib.metadata import version as v; "
+                                 "print(v('glance'), v('glance_store'), v('uWSGI'))"],
+                                capture_output=True, text=True)
+        return result.stdout.split() if result.returncode == 0 else ["?", "?", "?"]
+
+    request = Portal.request
+    json = Portal.json
+    create_image = Portal.create_image
+    url = Portal.url
+    stop = Portal.stop
 
 
 # The clients ------------------------------------------------------------------------
@@ -369,7 +434,11 @@ class Sample:
 
     def __init__(self, pid=None):
         self.busy, self.steal = system_ticks()
-        self.worker, self.faults = process_counters(pid) if pid else (0.0, 0)
+        # A server of several processes (uWSGI's HTTP router and worker) counts as one.
+        pids = pid if isinstance(pid, (list, tuple)) else [pid] if pid else []
+        counters = [process_counters(p) for p in pids]
+        self.worker = sum(c[0] for c in counters)
+        self.faults = sum(c[1] for c in counters)
         self.own = rusage_seconds(resource.RUSAGE_SELF)
         self.children = rusage_seconds(resource.RUSAGE_CHILDREN)
 
@@ -472,6 +541,81 @@ UPLOADS = (("upload, Content-Length", False), ("upload, chunked", True))
 DOWNLOADS = ("download, first read", "download, cached")
 
 
+def cached_mib(data_dir, image_id):
+    """MiB of an image's file in the page cache (util-linux fincore), or None if unknown."""
+    fincore = shutil.which("fincore")
+    paths = [path for path in Path(data_dir).rglob(f"*{image_id}*") if path.is_file()]
+    if not fincore or len(paths) != 1:
+        return None
+    result = subprocess.run([fincore, "--bytes", "--noheadings", "--output", "RES",
+                             str(paths[0])], capture_output=True, text=True)
+    return int(result.stdout) / MiB if result.returncode == 0 else None
+
+
+def measured_peer(peer, action):
+    """Run `action()`: (seconds, None, cpu) with the CPU of all of the peer's processes."""
+    os.sync()
+    pids = peer.pids()
+    first = Sample(pids)
+    seconds = action()
+    return seconds, None, cpu_between(first, Sample(pids), seconds)
+
+
+def transfers(server, client, args, src, size, local, measure):
+    """The timed uploads and downloads against one server: {label: [(seconds, memory, cpu)]}.
+
+    `measure(action)` times one transfer; `server` is the portal or the Glance peer.
+    """
+    runs = {label: [] for label in (*(label for label, _ in UPLOADS), *DOWNLOADS)}
+    kept, unread = {}, []
+    for attempt in range(args.repeat):
+        for label, chunked in UPLOADS:
+            image_id = server.create_image(f"bench {label}")
+            print(f"{label}: PUT /v2/images/{image_id}/file ({client.name}) ...", flush=True)
+            read_through(src)
+            runs[label].append(measure(lambda: client.upload(image_id, src, chunked=chunked)))
+            problems = check_record(server.json("GET", f"/v2/images/{image_id}"), size, local)
+            if problems:
+                raise BenchError(f"{label}, image {image_id}: " + "; ".join(problems))
+            if label not in kept:
+                kept[label] = image_id
+            if not chunked:
+                unread.append(image_id)
+            elif kept[label] != image_id:  # later runs only add disk and page cache use
+                server.request("DELETE", f"/v2/images/{image_id}")
+
+    # Each image once as it is right after its upload (what of it is still in the page
+    # cache depends on the store), then the first one again, now all cached.
+    download_id = kept["upload, Content-Length"]
+    for label, image_id in [(DOWNLOADS[0], i) for i in unread] + \
+            [(DOWNLOADS[1], download_id)] * args.repeat:
+        cached = cached_mib(server.data_dir, image_id)
+        print(f"{label}: GET /v2/images/{image_id}/file ({client.name}, to nowhere) ..."
+              + ("" if cached is None else f" {cached:.0f} MiB of it cached"), flush=True)
+        seconds, memory, cpu = measure(lambda: client.download(image_id, size))
+        cpu["cached_mib"] = cached
+        runs[label].append((seconds, memory, cpu))
+
+    # In downloads of their own after the timed runs, so the md5 computed here costs
+    # nothing on the figures.
+    print("verifying: md5 of each image's downloaded bytes against its checksum ...",
+          flush=True)
+    for label, image_id in kept.items():
+        record = server.json("GET", f"/v2/images/{image_id}")
+        received, md5 = client.download_md5(image_id)
+        if received != size or md5 != record.get("checksum"):
+            raise BenchError(f"{label}, image {image_id}: downloaded {received} bytes with "
+                             f"md5 {md5}, the record says {record.get('size')} bytes with "
+                             f"checksum {record.get('checksum')}")
+    return runs
+
+
+def print_log_tail(path, name):
+    if path.exists() and path.stat().st_size:
+        tail = path.read_text(errors="replace")[-3000:]
+        print(f"--- {name} log ({path}), last lines:\n{tail}", file=sys.stderr)
+
+
 def run(args, work_dir):
     size = args.size_mib * MiB
     src = work_dir / "image.raw"
@@ -508,7 +652,6 @@ def run(args, work_dir):
 
     portal = Portal(work_dir / "data", work_dir / "gunicorn.log")
     client = Client(portal, work_dir)
-    runs = {label: [] for label in (*(label for label, _ in UPLOADS), *DOWNLOADS)}
     try:
         print("starting the portal (1 gunicorn worker, gthread, 4 threads) ...", flush=True)
         portal.start()
@@ -517,55 +660,44 @@ def run(args, work_dir):
         # measurement so that the RSS growth is the transfer's, not the warm-up's.
         portal.json("GET", f"/v2/images/{portal.create_image('bench warm-up')}")
         idle = read_status(pid)
-
-        kept, unread = {}, []
-        for attempt in range(args.repeat):
-            for label, chunked in UPLOADS:
-                image_id = portal.create_image(f"bench {label}")
-                print(f"{label}: PUT /v2/images/{image_id}/file ({client.name}) ...", flush=True)
-                read_through(src)
-                runs[label].append(measured(portal, pid, lambda: client.upload(
-                    image_id, src, chunked=chunked)))
-                problems = check_record(portal.json("GET", f"/v2/images/{image_id}"), size, local)
-                if problems:
-                    raise BenchError(f"{label}, image {image_id}: " + "; ".join(problems))
-                if label not in kept:
-                    kept[label] = image_id
-                if not chunked:
-                    unread.append(image_id)
-                elif kept[label] != image_id:  # later runs only add disk and page cache use
-                    portal.request("DELETE", f"/v2/images/{image_id}")
-
-        # Each image once as it is right after its upload (the file store evicts what it
-        # wrote, so this reads the disk), then the first one again, from the page cache.
-        download_id = kept["upload, Content-Length"]
-        for label, image_id in [(DOWNLOADS[0], i) for i in unread] + \
-                [(DOWNLOADS[1], download_id)] * args.repeat:
-            print(f"{label}: GET /v2/images/{image_id}/file ({client.name}, to nowhere) ...",
-                  flush=True)
-            runs[label].append(measured(portal, pid, lambda: client.download(image_id, size)))
-
-        # In downloads of their own after the timed runs, so the md5 computed here costs
-        # nothing on the figures.
-        print("verifying: md5 of each image's downloaded bytes against its checksum ...",
-              flush=True)
-        for label, image_id in kept.items():
-            record = portal.json("GET", f"/v2/images/{image_id}")
-            received, md5 = client.download_md5(image_id)
-            if received != size or md5 != record.get("checksum"):
-                raise BenchError(f"{label}, image {image_id}: downloaded {received} bytes with "
-                                 f"md5 {md5}, the record says {record.get('size')} bytes with "
-                                 f"checksum {record.get('checksum')}")
+        runs = transfers(portal, client, args, src, size, local,
+                         lambda action: measured(portal, pid, action))
         final = read_status(pid)
     except BaseException:
-        if portal.log_path.exists() and portal.log_path.stat().st_size:
-            tail = portal.log_path.read_text(errors="replace")[-3000:]
-            print(f"--- gunicorn log ({portal.log_path}), last lines:\n{tail}", file=sys.stderr)
+        print_log_tail(portal.log_path, "gunicorn")
         raise
     finally:
         portal.stop()
 
+    peer_runs = peer_version = None
+    if args.glance:
+        peer = GlancePeer(work_dir / "glance", work_dir / "glance-peer.log")
+        try:
+            print("starting the Glance peer (scripts/glance-peer: uWSGI, 1 worker) ...",
+                  flush=True)
+            peer.start()
+            peer_version = peer.version()
+            peer_runs = transfers(peer, Client(peer, work_dir), args, src, size, local,
+                                  lambda action: measured_peer(peer, action))
+        except BaseException:
+            print_log_tail(peer.log_path, "glance-peer")
+            print_log_tail(peer.data_dir / "log" / "uwsgi.log", "Glance uWSGI")
+            raise
+        finally:
+            peer.stop()
+
     report(args, size, limits, runs, idle, final)
+    if peer_runs is not None:
+        report_peer(size, limits, runs, peer_runs, peer_version)
+
+
+def print_table(headers, rows):
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*headers).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line.format(*row).rstrip())
 
 
 def report(args, size, limits, runs, idle, final):
@@ -614,13 +746,7 @@ def report(args, size, limits, runs, idle, final):
                  f"< {TARGET_RSS_GROWTH_MIB} MiB", verdict(growth_mib < TARGET_RSS_GROWTH_MIB),
                  "peak of all uploads - RSS before the first"))
 
-    headers = ("measure", "value", "ratio", "target", "result", "notes")
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print(line.format(*headers).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row).rstrip())
+    print_table(("measure", "value", "ratio", "target", "result", "notes"), rows)
     print()
 
     print("Every run (CPU in seconds; others and steal in CPUs busy on average during the run)")
@@ -631,7 +757,8 @@ def report(args, size, limits, runs, idle, final):
                   f"others {cpu['others']:4.2f}  steal {cpu['steal']:4.2f}  "
                   f"worker faults {cpu['faults']:>7}  "
                   f"RSS peak +{memory['growth_kib'] / 1024:.1f} MiB"
-                  f"{' (bound)' if memory['bound'] else ''}")
+                  f"{' (bound)' if memory['bound'] else ''}"
+                  + cached_note(cpu))
     busiest = max(cpu["others"] + cpu["steal"] for results in runs.values()
                   for _, _, cpu in results)
     if busiest > OTHERS_WARNING:
@@ -654,6 +781,37 @@ def report(args, size, limits, runs, idle, final):
           "md5 of a separate, untimed download of each kept image matches its checksum.")
 
 
+def cached_note(cpu):
+    cached = cpu.get("cached_mib")
+    return "" if cached is None else f"  cached before {cached:.0f} MiB"
+
+
+def report_peer(size, limits, runs, peer_runs, version):
+    """The Glance peer's figures beside the portal's, as ratios to the same hashing limit."""
+    hash_limit = limits["hash"]
+    glance, store, uwsgi = version
+    print()
+    print(f"Beside a real Glance {glance} (glance_store {store}, uWSGI {uwsgi}, 1 worker, file "
+          "store on the same disk, no auth), same file, same client, after the portal")
+    rows = []
+    for label in (*(label for label, _ in UPLOADS), *DOWNLOADS):
+        ours = min(seconds for seconds, _, _ in runs[label])
+        theirs = min(seconds for seconds, _, _ in peer_runs[label])
+        rows.append((label, f"{mbps(size, ours):.1f} MB/s",
+                     f"{mbps(size, ours) / hash_limit:.2f}x",
+                     f"{mbps(size, theirs):.1f} MB/s", f"{mbps(size, theirs) / hash_limit:.2f}x",
+                     f"{theirs / ours:.2f}"))
+    print_table(("measure", "portal", "of hashing", "Glance", "of hashing", "portal/Glance"),
+                rows)
+    print()
+    print("Every Glance run (server cpu: uWSGI's router and worker together)")
+    for label, results in peer_runs.items():
+        for number, (seconds, _, cpu) in enumerate(results, 1):
+            print(f"  {label:<22} #{number}  {mbps(size, seconds):7.1f} MB/s  {seconds:6.2f} s  "
+                  f"server cpu {cpu['worker']:5.2f}  client cpu {cpu['client']:5.2f}  "
+                  f"others {cpu['others']:4.2f}  steal {cpu['steal']:4.2f}" + cached_note(cpu))
+
+
 def interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -665,10 +823,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each measure; the best is reported (default 1)")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the work dir (image file, portal data, gunicorn log)")
+                        help="keep the work dir (image file, portal and Glance data, logs)")
     parser.add_argument("--dir", default=None,
                         help="parent of the work dir, i.e. the disk measured (default: the "
                              "system temp dir)")
+    parser.add_argument("--glance", action="store_true",
+                        help="also measure a real Glance API on the same disk "
+                             "(scripts/glance-peer; installs .venv-glance on first use)")
     args = parser.parse_args()
     if args.size_mib < 1 or args.repeat < 1:
         parser.error("--size-mib and --repeat must be at least 1")
