@@ -14,7 +14,8 @@ from stores import glance_conf
 # kind -> (driver class, required options, optional options). Every other key of a
 # [stores.NAME] table is an error, so a typo stops start-up instead of being ignored.
 KINDS = {
-    "file": ("stores.backends.file.FileStore", {"root"}, {"chunk_size", "location_root", "write_behind"}),
+    "file": ("stores.backends.file.FileStore", {"root"},
+             {"chunk_size", "location_root", "write_behind", "cache_tail"}),
     "swift": (
         "stores.backends.swift.SwiftStore",
         {"auth_url", "user", "key"},

@@ -4,6 +4,8 @@ It does its own file I/O (rather than Django's FileSystemStorage, which the gene
 `storage` backend still offers) to write durably and behind the page cache, and to read
 with a wide readahead.
 """
+import ctypes
+import ctypes.util
 import os
 import shutil
 import threading
@@ -16,8 +18,15 @@ from stores.base import KEY_RE, Health, Store
 from stores.exceptions import InvalidLocation, ObjectNotFound, StoreUnavailable
 from stores.locations import Location
 
-# Dirty pages are written back and evicted a window behind the upload (see _write_behind).
+# Writeback of an upload is started every window, and what lies more than a window behind
+# the start of writeback and outside the kept tail is evicted (see WriteBehind).
 WRITE_BEHIND = 32 * 2**20
+# How much of the end of each upload stays in the page cache by default: the part the first
+# download finds there instead of on the disk (see cache_budget for the bound by free memory).
+CACHE_TAIL = 128 * 2**20
+# An upload keeps at most this share of the memory the kernel says is available.
+MEMORY_SHARE = 8
+PAGE = os.sysconf("SC_PAGE_SIZE")
 FILE_MODE = 0o644
 
 
@@ -29,11 +38,16 @@ class FileStore(Store):
     # A folder lists in no order, and a stat is as cheap as a listing's entry.
     bulk_listing = "stat"
 
-    def __init__(self, name, *, root, location_root=None, write_behind=True, **kwargs):
+    def __init__(self, name, *, root, location_root=None, write_behind=True,
+                 cache_tail=CACHE_TAIL, **kwargs):
         super().__init__(name, **kwargs)
         if not isinstance(write_behind, bool):
             raise ImproperlyConfigured(f"Store '{name}': write_behind must be true or false")
+        if isinstance(cache_tail, bool) or not isinstance(cache_tail, int) or cache_tail < 0:
+            raise ImproperlyConfigured(f"Store '{name}': cache_tail must be a number of bytes "
+                                       ">= 0")
         self.write_behind = write_behind
+        self.cache_tail = cache_tail
         self.root = Path(os.path.realpath(root))
         # The folder this store's locations name in the database, when the data is mounted
         # elsewhere (a Glance database audited from another machine): URIs are written and
@@ -78,35 +92,24 @@ class FileStore(Store):
             raise self._object_exists(key) from None
         undo.append(lambda: os.remove(path))
         try:
-            written = dropped = 0
+            behind = WriteBehind(fd, cache_budget(self.cache_tail)) if self.write_behind \
+                else None
+            written = 0
             while chunk := stream.read(self.chunk_size):
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view):]
                 written += len(chunk)
-                if self.write_behind and written - dropped >= 2 * WRITE_BEHIND:
-                    dropped = self._write_behind(fd, dropped, written)
+                if behind:
+                    behind.wrote(written)
             # The image turns active after this returns: its bytes must be on disk by then,
             # not only in the page cache, or a power cut loses an "active" image.
             os.fdatasync(fd)
-            if self.write_behind:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            if behind:
+                behind.done(written)
         finally:
             os.close(fd)
         return self.uri_for(key)
-
-    @staticmethod
-    def _write_behind(fd, dropped, written):
-        """Start writeback of what was just written and evict what is already on disk.
-
-        Each page that a large upload leaves in the page cache is a fresh page the kernel
-        has to find (on a VM, often from the host) and later reclaim; evicting the pages
-        written a window ago lets the next writes reuse them, which keeps a long upload
-        as fast as its first megabytes. DONTNEED starts writeback of dirty pages without
-        waiting and drops the clean ones, so the older window is gone by the next call.
-        """
-        os.posix_fadvise(fd, dropped, written - dropped, os.POSIX_FADV_DONTNEED)
-        return written - WRITE_BEHIND
 
     def _open(self, key, *, offset, length):
         try:
@@ -173,10 +176,98 @@ class FileStore(Store):
 
     def info(self):
         info = {"data_dir": str(self.root), "chunk_size": self.chunk_size,
-                "thin_provisioning": False, "write_behind": self.write_behind}
+                "thin_provisioning": False, "write_behind": self.write_behind,
+                "cache_tail": self.cache_tail}
         if self.location_root is not None:
             info["location_root"] = str(self.location_root)
         return info
+
+
+def mem_available():
+    """Bytes the kernel reckons it can hand out without swapping (MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cache_budget(cache_tail, available=None):
+    """Bytes at the end of an upload to leave in the page cache: `cache_tail`, but no more
+    than a share of the available memory, so that a busy or small machine keeps less."""
+    if available is None:
+        available = mem_available()
+    budget = cache_tail if available is None else min(cache_tail, available // MEMORY_SHARE)
+    return budget - budget % PAGE
+
+
+def _sync_file_range():
+    """libc's sync_file_range, or None where there is none (then the flusher writes back)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    call.restype = ctypes.c_int
+    return call
+
+
+SYNC_FILE_RANGE = _sync_file_range()
+SYNC_FILE_RANGE_WRITE = 2
+
+
+class WriteBehind:
+    """Writes an upload back as it goes and keeps only its last `keep` bytes in the page cache.
+
+    Each page that a large upload leaves in the page cache is a fresh page the kernel has
+    to find (on a VM that hands free memory back to its host, a fault on the host) and
+    later reclaim; evicting what was written a window ago lets the next writes reuse those
+    pages, which keeps a long upload as fast as its first megabytes. Keeping the tail costs
+    `keep` fresh pages once per upload and spares the first download that much disk: an
+    image no larger than `keep` stays whole, and what is kept is clean after fdatasync, so
+    the kernel reclaims it like any other cache when memory runs short.
+
+    Every window, writeback of the newest window starts without waiting and without
+    evicting (sync_file_range WRITE); pages a window older than that have had their
+    writeback started a window ago, and those outside the tail are evicted (DONTNEED drops
+    clean pages and skips any still under writeback).
+    """
+
+    def __init__(self, fd, keep):
+        self.fd = fd
+        self.keep = keep
+        self.started = 0  # writeback started for [0, started)
+        self.dropped = 0  # evicted up to here
+
+    def wrote(self, written):
+        if written - self.started < WRITE_BEHIND:
+            return
+        if SYNC_FILE_RANGE is not None and \
+                SYNC_FILE_RANGE(self.fd, self.started, written - self.started,
+                                SYNC_FILE_RANGE_WRITE) != 0:
+            raise OSError(ctypes.get_errno(), "sync_file_range failed")
+        self.started = written
+        limit = self.started - WRITE_BEHIND - self.keep
+        limit -= limit % PAGE
+        if limit - self.dropped >= WRITE_BEHIND:
+            os.posix_fadvise(self.fd, self.dropped, limit - self.dropped,
+                             os.POSIX_FADV_DONTNEED)
+            self.dropped = limit
+
+    def done(self, size):
+        """After fdatasync: evict all but the tail, from the start, so that pages skipped
+        while under writeback go too."""
+        if not self.keep:  # length 0 is "to the end", the last partial page included
+            os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            return
+        limit = size - self.keep
+        limit -= limit % PAGE
+        if limit > 0:
+            os.posix_fadvise(self.fd, 0, limit, os.POSIX_FADV_DONTNEED)
 
 
 class FileReader:

@@ -125,7 +125,8 @@ def resident_bytes(path):
 
 @pytest.mark.parametrize("write_behind", [True, False])
 def test_write_behind_decides_whether_an_upload_stays_in_the_page_cache(tmp_path, write_behind):
-    store = FileStore("disk", root=tmp_path, write_behind=write_behind)
+    # No tail kept (cache_tail=0): with write-behind nothing of the upload stays cached.
+    store = FileStore("disk", root=tmp_path, write_behind=write_behind, cache_tail=0)
     size = 4 * WRITE_BEHIND
 
     store.save("image", io.BytesIO(os.urandom(size)))
