@@ -7,11 +7,9 @@
 import os
 import sys
 
-# What scripts/run gives gunicorn. gthread workers: a long upload runs in a thread while the
-# worker process keeps telling the arbiter it is alive, so the timeout does not cut a 50 GiB
-# transfer. Options given on the command line come later and win.
-SERVE_DEFAULTS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4",
-                  "--timeout", "60", "--access-logfile", "-"]
+# Workers, threads and timeout come from portal/gunicorn_conf.py (WEB_CONCURRENCY, WEB_THREADS),
+# as for scripts/run. Options given on the command line come later and win.
+SERVE_DEFAULTS = ["--access-logfile", "-"]
 # gunicorn adds each --bind to the others instead of replacing them.
 DEFAULT_BIND = ["--bind", "127.0.0.1:8000"]
 

@@ -8,7 +8,31 @@ maps them to the same names as their dashed spelling, as WSGI servers always did
 portal trusts no header a proxy would set (no X-Forwarded-*), so the ambiguity costs
 nothing here; a proxy in front needs to pass them too (nginx: underscores_in_headers on).
 """
+import os
+
 header_map = "dangerous"
+
+# gthread workers: a long upload runs in a thread while the worker process keeps telling
+# the arbiter it is alive, so the timeout does not cut a 50 GiB transfer.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
+timeout = 60
+# A worker takes no more connections than it has threads: a connection it cannot serve at
+# once is left to a worker that can, instead of waiting in this one's queue behind uploads
+# that may run for minutes. With no connection left over for keep-alive, each response
+# closes its connection (a proxy in front keeps its own to the clients).
+worker_connections = threads
+keepalive = 0
+
+
+def on_starting(server):
+    """Keep the connection cap equal to the threads when --threads is given on the command line."""
+    cfg = server.cfg
+    if cfg.worker_connections == worker_connections and cfg.threads != threads:
+        cfg.set("worker_connections", cfg.threads)
+
+
 # gunicorn 27's control interface listens on ~/.gunicorn/gunicorn.ctl, one path per user:
 # two portals of one user (a web node and a test run, two instances) would take each other's.
 # The portal is driven by signals (TERM, HUP), as gunicorn always was.

@@ -3,6 +3,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from stores import priority
 from stores.exceptions import (InvalidLocation, ObjectExists, ObjectNotFound, StoreError,
                                StoreReadOnly, StoreUnavailable, StreamError)
 from stores.locations import Location
@@ -71,7 +72,8 @@ class Store:
         # never a name that merely matches (an object of someone else's may be there).
         undo = []
         try:
-            return self._save(key, stream, undo)
+            with priority.bulk():
+                return self._save(key, stream, undo)
         except BaseException as exc:
             self._undo(key, undo)
             if isinstance(exc, (StoreError, StreamError)) or not isinstance(exc, Exception):

@@ -7,6 +7,7 @@ import hashlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+from stores import priority
 from stores.exceptions import SizeCapExceeded, SizeMismatch
 
 
@@ -47,7 +48,8 @@ class HashingReader:
     def __init__(self, stream, algorithms=("md5", "sha512"), *, max_pending=4):
         self._stream = stream
         self._hashers = {name: hashlib.new(name) for name in algorithms}
-        self._pools = {name: ThreadPoolExecutor(1, thread_name_prefix=f"hash-{name}")
+        self._pools = {name: ThreadPoolExecutor(1, thread_name_prefix=f"hash-{name}",
+                                                initializer=priority.lower_thread)
                        for name in algorithms}
         self._pending = deque()
         self._max_pending = max_pending * len(algorithms)
