@@ -1,12 +1,14 @@
 """The Store base class: the invariants every driver keeps, around the I/O the drivers do."""
 import logging
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from stores import priority
 from stores.exceptions import (InvalidLocation, ObjectExists, ObjectNotFound, StoreError,
                                StoreReadOnly, StoreUnavailable, StreamError)
 from stores.locations import Location
+from stores.streams import HashingReader
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class Store:
         # never a name that merely matches (an object of someone else's may be there).
         undo = []
         try:
-            with priority.bulk():
+            with priority.bulk() if HashingReader.crowded() else nullcontext():
                 return self._save(key, stream, undo)
         except BaseException as exc:
             self._undo(key, undo)

@@ -2,8 +2,10 @@
 
 Forty uploads at once keep the CPUs busy with hashing and copying for minutes; at the same
 priority a list request gets a fortieth of a CPU and waits for seconds. On Linux a thread's
-nice value is its own (setpriority with its thread id), so the threads that move image data
-can run below the rest of the process.
+nice value is its own (setpriority with its thread id), so a thread that moves image data
+can run below the rest of the process. Only while more uploads run than there are CPUs
+(Store.save asks HashingReader.crowded()): alone, an upload lowered this way loses a tenth
+of its speed to whatever else runs, a local client included.
 """
 import os
 import threading
@@ -13,11 +15,6 @@ from contextlib import contextmanager
 BULK_NICENESS = 10
 
 _restorable = None
-
-
-def lower_thread():
-    """Lower the calling thread for good: for threads that do nothing but bulk work."""
-    _set_nice(_get_nice() + BULK_NICENESS)
 
 
 def can_restore():
@@ -52,7 +49,7 @@ def bulk():
     """Run the calling thread's block at the bulk priority, if it can be restored after.
 
     For request threads, which gunicorn reuses: without the right to go back, the block runs
-    at the thread's own priority (the hashing threads are lowered either way).
+    at the thread's own priority.
     """
     if BULK_NICENESS <= 0 or not can_restore():
         yield

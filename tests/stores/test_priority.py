@@ -1,4 +1,5 @@
-"""Bulk data work runs below the rest of the process, so short requests are answered meanwhile."""
+"""Bulk data work runs below the rest of the process while more uploads run than CPUs, so
+short requests are answered meanwhile; an upload alone keeps its thread's priority."""
 import io
 import os
 import threading
@@ -8,13 +9,11 @@ import pytest
 from stores import priority
 from stores.streams import HashingReader
 
+KEY = "11111111-2222-3333-4444-555555555555"
+
 
 def nice_of_this_thread():
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-def expected_bulk_nice(base):
-    return min(19, base + priority.BULK_NICENESS)
 
 
 @pytest.fixture
@@ -23,7 +22,14 @@ def base_nice():
     return nice_of_this_thread()
 
 
+@pytest.fixture
+def restorable():
+    if not priority.can_restore():
+        pytest.skip("this process may not lower a nice value it raised")
+
+
 def in_fresh_thread(action):
+    """Run `action` in a thread of its own, so that a failure cannot leave the runner lowered."""
     result, errors = [], []
 
     def run():
@@ -52,49 +58,54 @@ class NiceRecordingStream:
         return self._data.read(n)
 
 
-def test_a_store_reads_an_upload_at_the_bulk_priority_and_gives_the_thread_its_own_back(
-        file_store, base_nice):
-    if not priority.can_restore():
-        pytest.skip("this process may not lower a nice value it raised")
-    stream = NiceRecordingStream(os.urandom(3 * 2**20))
-
+def save_through_hashing(store, key, stream):
+    """What an upload does: the store reads a HashingReader over the client's stream."""
     def save():
-        file_store.save("11111111-2222-3333-4444-555555555555", stream)
+        hashing = HashingReader(stream, ("md5", "sha512"))
+        try:
+            store.save(key, hashing)
+        finally:
+            hashing.close()
         return nice_of_this_thread()
+    return in_fresh_thread(save)
 
-    after = in_fresh_thread(save)
-    assert stream.seen == {expected_bulk_nice(base_nice)}
+
+def test_with_more_uploads_than_cpus_a_save_streams_at_the_bulk_priority_then_goes_back(
+        file_store, base_nice, restorable, monkeypatch):
+    monkeypatch.setattr(HashingReader, "threaded_up_to", 0)
+    stream = NiceRecordingStream(os.urandom(3 * 2**20))
+    after = save_through_hashing(file_store, KEY, stream)
+    assert stream.seen == {min(19, base_nice + priority.BULK_NICENESS)}
     assert after == base_nice
 
 
-def test_a_failed_save_also_gives_the_thread_its_priority_back(file_store, base_nice):
-    if not priority.can_restore():
-        pytest.skip("this process may not lower a nice value it raised")
+def test_an_upload_alone_streams_at_its_threads_own_priority(
+        file_store, base_nice, monkeypatch):
+    monkeypatch.setattr(HashingReader, "threaded_up_to", 64)
+    stream = NiceRecordingStream(os.urandom(3 * 2**20))
+    save_through_hashing(file_store, KEY, stream)
+    assert stream.seen == {base_nice}
+
+
+def test_a_failed_save_also_gives_the_thread_its_priority_back(
+        file_store, base_nice, restorable, monkeypatch):
+    monkeypatch.setattr(HashingReader, "threaded_up_to", 0)
 
     class Broken:
         def read(self, n=-1):
             raise OSError("client went away")
 
     def save():
-        with pytest.raises(Exception):
-            file_store.save("11111111-2222-3333-4444-666666666666", Broken())
+        hashing = HashingReader(Broken(), ("md5",))
+        try:
+            with pytest.raises(Exception):
+                file_store.save(KEY, hashing)
+        finally:
+            hashing.close()
         return nice_of_this_thread()
 
     assert in_fresh_thread(save) == base_nice
-    assert not (file_store.root / "11111111-2222-3333-4444-666666666666").exists()
-
-
-def test_hashing_threads_run_at_the_bulk_priority_and_the_caller_at_its_own(base_nice):
-    reader = HashingReader(io.BytesIO(os.urandom(2**20)), ("md5", "sha512"))
-    try:
-        reader.read(2**20)
-        hashing = [t for t in threading.enumerate() if t.name.startswith("hash-")]
-        assert {t.name.split("_")[0] for t in hashing} >= {"hash-md5", "hash-sha512"}
-        assert {os.getpriority(os.PRIO_PROCESS, t.native_id) for t in hashing} == \
-            {expected_bulk_nice(base_nice)}
-        assert nice_of_this_thread() == base_nice
-    finally:
-        reader.hexdigests()
+    assert not (file_store.root / KEY).exists()
 
 
 def test_without_the_right_to_go_back_a_request_thread_keeps_its_priority(

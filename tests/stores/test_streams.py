@@ -1,6 +1,8 @@
+import gc
 import hashlib
 import io
 import os
+import threading
 
 import pytest
 
@@ -69,3 +71,45 @@ def test_size_limited_reader_refuses_data_that_differs_from_the_announced_size(a
 def test_iter_chunks_stops_at_the_length():
     chunks = list(iter_chunks(io.BytesIO(b"abcdefghij"), 3, length=7))
     assert chunks == [b"abc", b"def", b"g"]
+
+
+def hash_threads():
+    return {t for t in threading.enumerate() if t.name.startswith("hash-")}
+
+
+def test_a_reader_beyond_one_per_cpu_hashes_in_the_callers_thread_with_the_same_digests(
+        monkeypatch):
+    monkeypatch.setattr(HashingReader, "threaded_up_to", 1)
+    data = os.urandom(3 * 2**20 + 5)
+    first = HashingReader(io.BytesIO(data), ("md5", "sha512"))
+    try:
+        first.read(2**20)
+        threads_of_the_first = hash_threads()
+        assert threads_of_the_first
+        second = HashingReader(io.BytesIO(data), ("md5", "sha512"))
+        drain(second, 2**20)
+        assert hash_threads() == threads_of_the_first
+        assert second.hexdigests() == {"md5": hashlib.md5(data).hexdigest(),
+                                       "sha512": hashlib.sha512(data).hexdigest()}
+    finally:
+        first.hexdigests()
+    # Both closed: the next reader has its threads again.
+    third = HashingReader(io.BytesIO(data), ("md5", "sha512"))
+    try:
+        third.read(2**20)
+        assert hash_threads() - threads_of_the_first
+    finally:
+        third.hexdigests()
+
+
+def test_a_reader_never_closed_gives_its_place_back_once_collected(monkeypatch):
+    monkeypatch.setattr(HashingReader, "threaded_up_to", 1)
+    forgotten = HashingReader(io.BytesIO(b"x" * 4096), ())
+    del forgotten
+    gc.collect()
+    reader = HashingReader(io.BytesIO(os.urandom(2**20)), ("md5",))
+    try:
+        reader.read(2**20)
+        assert any(t.name.startswith("hash-md5") for t in hash_threads())
+    finally:
+        reader.hexdigests()
