@@ -20,7 +20,6 @@ as AuditFinding rows, orphan classification included) and prints its elapsed tim
 peak RSS. A measurement, not a test: it exits 0 whether the targets are met or not.
 """
 import argparse
-import json
 import os
 import secrets
 import sys

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.upload_download import (  # noqa: E402
-    BIN, CLK_TCK, BenchError, Portal, check_record, free_port, hash_file, machine_info,
-    mbps, process_counters, read_status, read_through, reset_peak, run_in_work_dir,
+    BIN, CLK_TCK, BenchError, Portal, check_record, free_port, hash_file,
+    mbps, print_header, process_counters, read_status, read_through, reset_peak, run_in_work_dir,
     system_ticks, verdict)
 
 MiB = 2**20
@@ -329,10 +329,8 @@ def run(args, work_dir):
 
     size = args.size_mib * MiB
     src = work_dir / "image.raw"
-    print("Browser upload benchmark: the portal's upload page in headless Chromium")
-    print("command: " + shlex.join([sys.executable, *sys.argv]))
-    for line in machine_info(work_dir):
-        print("machine: " + line)
+    print_header("Browser upload benchmark: the portal's upload page in headless Chromium",
+                 work_dir)
     print(f"image: {args.size_mib} MiB of random bytes into store {args.store!r}; "
           "1 MB = 10^6 bytes, 1 MiB = 2^20 bytes")
     free = shutil.disk_usage(work_dir).free
@@ -440,8 +438,8 @@ def report(args, size, figures):
     print(f"  progress bar: {len(samples)} readings, only rising, reached 100 % "
           f"({final['bytes']}) {full:.1f} s after the click (first movement at {moving:.1f} s); "
           f"the page's last rate {final['rate']}")
-    print(f"  image: active on the image page and in the API; size, checksum (md5) and "
-          f"os_hash_value (sha512) equal the file's")
+    print("  image: active on the image page and in the API; size, checksum (md5) and "
+          "os_hash_value (sha512) equal the file's")
     print(f"  gunicorn worker RSS: before {mib(before['worker'])}, peak {mib(peaks['worker'])} "
           f"(+{growth:.1f} MiB; target < {TARGET_RSS_GROWTH_MIB} MiB: "
           f"{verdict(growth < TARGET_RSS_GROWTH_MIB)}), after {mib(after['worker'])}, "

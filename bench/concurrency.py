@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from upload_download import (FOREIGN_ENV, MB, ROOT, BenchError, check_record,  # noqa: E402
-                             free_port, hash_file, machine_info, make_random_file, mbps,
+from upload_download import (FOREIGN_ENV, ROOT, BenchError, check_record,  # noqa: E402
+                             free_port, hash_file, make_random_file, mbps, print_header,
                              read_through, verdict)
 
 MiB = 2**20
@@ -398,11 +397,8 @@ def main():
     work_dir = Path(tempfile.mkdtemp(prefix="portal-concurrency-", dir=args.dir))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        print("Concurrency benchmark of the Image API")
-        print("command:", " ".join([sys.executable, *sys.argv]))
+        print_header("Concurrency benchmark of the Image API", work_dir)
         print(f"clients: {args.clients} curl processes per phase, nice +{args.client_nice}")
-        for line in machine_info(work_dir):
-            print("machine:", line)
         path = work_dir / "image.raw"
         make_random_file(path, args.size_mib)
         read_through(path)

@@ -512,6 +512,14 @@ def machine_info(work_dir):
     ]
 
 
+def print_header(title, work_dir):
+    """The benchmark, the command that ran it and the machine it ran on."""
+    print(title)
+    print("command: " + shlex.join([sys.executable, *sys.argv]))
+    for line in machine_info(work_dir):
+        print("machine: " + line)
+
+
 def best_of(repeat, measure):
     """(seconds, other load in CPUs) of the fastest of `repeat` runs of `measure()`."""
     # The fastest of a few runs is the one least disturbed by the rest of the machine.
@@ -619,10 +627,7 @@ def print_log_tail(path, name):
 def run(args, work_dir):
     size = args.size_mib * MiB
     src = work_dir / "image.raw"
-    print("Upload/download benchmark of the Image API")
-    print("command: " + shlex.join([sys.executable, *sys.argv]))
-    for line in machine_info(work_dir):
-        print("machine: " + line)
+    print_header("Upload/download benchmark of the Image API", work_dir)
     print(f"image: {args.size_mib} MiB of random bytes; 1 MB = 10^6 bytes, 1 MiB = 2^20 bytes; "
           f"each figure is the best of {args.repeat} run(s)")
     print()
